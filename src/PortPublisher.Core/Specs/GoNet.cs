@@ -310,4 +310,98 @@ internal static class GoNet
     }
 
     private static string AddrError(string addr, string why) => addr.Length == 0 ? why : $"address {addr}: {why}";
+
+    /// <summary>Go's <c>net.IP.String()</c>: dotted IPv4 (also for IPv4-mapped), else RFC 5952 with the leftmost longest zero run as <c>::</c>.</summary>
+    public static string FormatIP(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        Span<byte> b = stackalloc byte[16];
+        address.TryWriteBytes(b, out _);
+        Span<int> g = stackalloc int[8];
+        for (int i = 0; i < 8; i++)
+        {
+            g[i] = (b[2 * i] << 8) | b[(2 * i) + 1];
+        }
+
+        int zeroStart = -1, zeroEnd = -1;
+        for (int i = 0; i < 8; i++)
+        {
+            int j = i;
+            while (j < 8 && g[j] == 0)
+            {
+                j++;
+            }
+
+            if (j - i >= 2 && j - i > zeroEnd - zeroStart)
+            {
+                zeroStart = i;
+                zeroEnd = j;
+            }
+        }
+
+        var sb = new System.Text.StringBuilder(39);
+        for (int i = 0; i < 8; i++)
+        {
+            if (i == zeroStart)
+            {
+                sb.Append("::");
+                i = zeroEnd - 1;
+                continue;
+            }
+
+            if (sb.Length > 0 && sb[^1] != ':')
+            {
+                sb.Append(':');
+            }
+
+            sb.Append(g[i].ToString("x", System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return sb.ToString();
+    }
+
+    /// <summary>Go's <c>strconv.Quote</c> for the texts the CLI echoes in errors.</summary>
+    public static string Quote(string s)
+    {
+        var sb = new System.Text.StringBuilder(s.Length + 2).Append('"');
+        foreach (char c in s)
+        {
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\a': sb.Append("\\a"); break;
+                case '\b': sb.Append("\\b"); break;
+                case '\f': sb.Append("\\f"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                case '\v': sb.Append("\\v"); break;
+                default:
+                    if (c < 0x20 || c == 0x7f)
+                    {
+                        sb.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+                    }
+                    else
+                    {
+                        sb.Append(c);
+                    }
+
+                    break;
+            }
+        }
+
+        return sb.Append('"').ToString();
+    }
 }
+
