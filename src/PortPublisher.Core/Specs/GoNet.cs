@@ -7,7 +7,7 @@ namespace PortPublisher.Core.Specs;
 /// <c>netip.ParseAddr</c> without zones; <c>net.SplitHostPort</c>; <c>strconv.ParseUint(s, 10, 16)</c>).
 /// .NET's own parsers accept more (<c>127.1</c>, zones, leading zeros, whitespace), so they cannot stand in.
 /// </summary>
-internal static class GoNet
+public static class GoNet
 {
     /// <summary>Go's <c>strconv.ParseUint(s, 10, 16)</c>: ASCII digits only, no sign, no spaces, ≤ 65535.</summary>
     public static bool TryParseUInt16(string s, out ushort value)

@@ -1,0 +1,1 @@
+return await PortPublisher.Cli.CliApp.RunConsoleAsync(args);
