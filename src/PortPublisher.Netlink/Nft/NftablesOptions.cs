@@ -1,0 +1,17 @@
+namespace PortPublisher.Netlink.Nft;
+
+/// <summary>How the port-publishing tables are built.</summary>
+public sealed record NftablesOptions
+{
+    /// <summary>Name of the <c>ip</c> and <c>ip6</c> tables.</summary>
+    public string TableName { get; init; } = "portpublisher";
+
+    /// <summary>The ct mark bit that flags hairpin connections for masquerade; must not clash with other users of ct mark.</summary>
+    public uint HairpinMark { get; init; } = 0x1000;
+
+    /// <summary>Drop packets to 127.0.0.0/8 arriving on any interface but lo (CVE-2020-8558, moby#45610).</summary>
+    public bool LoopbackGuard { get; init; } = true;
+
+    /// <summary>Tag every rule with a comment naming its role, which is also how drift is recognised.</summary>
+    public bool Comments { get; init; } = true;
+}
