@@ -1,0 +1,250 @@
+using PortPublisher.Netlink.Interop;
+
+namespace PortPublisher.Netlink.Nft;
+
+/// <summary>
+/// The kernel data path in our words: install or replace the ip and ip6 port-publishing tables atomically, add and
+/// remove bindings as map elements in one transaction, read per-binding counters, and tell whether the tables are
+/// missing or changed. Rules never change at run time; only elements do. Not thread-safe (single writer).
+/// </summary>
+public sealed class NftablesBackend : IDisposable
+{
+    private static readonly byte[] s_families = [NfNetlink.NFPROTO_IPV4, NfNetlink.NFPROTO_IPV6];
+
+    private readonly NftConnection _conn;
+
+    public NftablesBackend(NetworkNamespace? ns = null, NftablesOptions? options = null)
+    {
+        Options = options ?? new NftablesOptions();
+        _conn = new NftConnection(ns);
+    }
+
+    public NftablesOptions Options { get; }
+
+    /// <summary>Our netlink port id: nf_tables events caused by our own batches carry it in nlmsg_pid.</summary>
+    public uint PortId => _conn.PortId;
+
+    /// <summary>Bytes and messages of the last transaction, for benchmarks.</summary>
+    public (int Bytes, int Messages) LastTransaction => (_conn.LastBatchBytes, _conn.LastBatchMessages);
+
+    /// <summary>The ruleset generation: each committed transaction (ours or anyone's) adds one.</summary>
+    public uint Generation => _conn.GetGeneration();
+
+    /// <summary>
+    /// Creates both tables with exactly these bindings, replacing whatever tables of that name exist, in one
+    /// transaction: <c>NEWTABLE t; DELTABLE t; NEWTABLE t …</c> (the first NEWTABLE makes the delete safe when
+    /// the table is absent). Established connections keep their conntrack NAT state throughout.
+    /// </summary>
+    public void InstallOrReplace(IEnumerable<NatBinding> bindings)
+    {
+        ArgumentNullException.ThrowIfNull(bindings);
+        List<NatBinding> all = Distinct(bindings, "install");
+        var batch = new NftBatch();
+        foreach (byte family in s_families)
+        {
+            batch.AddTable(family, Options.TableName);
+            batch.DeleteTable(family, Options.TableName);
+            NftRuleset.AddDefinition(batch, family, Options);
+            AddElements(batch, family, all.Where(b => Family(b) == family), exclusive: true);
+        }
+
+        Commit(batch, () => Check(all).State == RulesetState.InSync);
+    }
+
+    /// <summary>
+    /// Adds and removes bindings in one transaction. An added key that is already bound fails the whole
+    /// transaction (EEXIST), as does removing a key that is not bound (ENOENT); nothing is applied then.
+    /// Replacing a binding's target is a remove and an add of the same key in one call.
+    /// </summary>
+    public void Apply(IEnumerable<NatBinding> add, IEnumerable<NatBinding> remove)
+    {
+        ArgumentNullException.ThrowIfNull(add);
+        ArgumentNullException.ThrowIfNull(remove);
+        List<NatBinding> adds = Distinct(add, "add");
+        List<NatBinding> removes = Distinct(remove, "remove");
+        if (adds.Count == 0 && removes.Count == 0)
+        {
+            return;
+        }
+
+        var batch = new NftBatch();
+        foreach (byte family in s_families)
+        {
+            foreach (IGrouping<string, (string Map, NftElement Element)> map in removes.Where(b => Family(b) == family).Select(NftRuleset.ElementOf).GroupBy(e => e.Map))
+            {
+                batch.DeleteElements(family, Options.TableName, map.Key, [.. map.Select(e => new NftElement(e.Element.Key, null))]);
+            }
+
+            AddElements(batch, family, adds.Where(b => Family(b) == family), exclusive: true);
+        }
+
+        Commit(batch, () =>
+        {
+            var now = ReadBindings().ToHashSet();
+            return adds.All(now.Contains) && removes.All(r => !now.Any(n => n.Key == r.Key && !adds.Contains(n)));
+        });
+    }
+
+    /// <summary>Every binding in the kernel's maps.</summary>
+    public IReadOnlyList<NatBinding> ReadBindings() => [.. ReadCounters().Select(c => c.Binding)];
+
+    /// <summary>Every binding with its element counter (connections, first-packet bytes).</summary>
+    /// <exception cref="NetlinkException">ENOENT when the tables are missing.</exception>
+    public IReadOnlyList<NatBindingCounter> ReadCounters()
+    {
+        var result = new List<NatBindingCounter>();
+        foreach (byte family in s_families)
+        {
+            foreach (string map in new[] { NftRuleset.PublishedMap, NftRuleset.PublishedAnyMap })
+            {
+                foreach (byte[] msg in DumpElements(family, map))
+                {
+                    NftDumpParser.ReadElements(msg, map, family == NfNetlink.NFPROTO_IPV6, result);
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Compares the kernel's tables with ours: chains (type, hook, priority), rules (by their comments, in order),
+    /// maps, and elements against <paramref name="expected"/>.
+    /// </summary>
+    public RulesetCheck Check(IEnumerable<NatBinding> expected)
+    {
+        ArgumentNullException.ThrowIfNull(expected);
+        var differences = new List<string>();
+        try
+        {
+            foreach (byte family in s_families)
+            {
+                CheckDefinition(family, differences);
+            }
+
+            var want = expected.ToHashSet();
+            var have = ReadBindings().ToHashSet();
+            differences.AddRange(want.Except(have).Select(b => $"missing element {b}"));
+            differences.AddRange(have.Except(want).Select(b => $"unexpected element {b}"));
+        }
+        catch (NetlinkException e) when (e.IsNotFound)
+        {
+            return new RulesetCheck(RulesetState.Missing, [e.Message]);
+        }
+
+        return new RulesetCheck(differences.Count == 0 ? RulesetState.InSync : RulesetState.Differs, differences);
+    }
+
+    public void Dispose() => _conn.Dispose();
+
+    private void CheckDefinition(byte family, List<string> differences)
+    {
+        string fam = NftBatch.FamilyName(family);
+        string table = Options.TableName;
+        var chains = new Dictionary<string, (string? Type, uint? Hook, int? Priority)>();
+        foreach (byte[] msg in _conn.Dump(NfTables.NFT_MSG_GETCHAIN, family, w => w.WriteString(NfTables.NFTA_CHAIN_TABLE, table), $"list chains of {fam} {table}"))
+        {
+            (string name, string? type, uint? hook, int? prio) = NftDumpParser.ReadChain(msg);
+            chains[name] = (type, hook, prio);
+        }
+
+        if (chains.Count == 0)
+        {
+            // GETCHAIN with a table filter answers an empty dump, not ENOENT, when the table is gone.
+            throw new NetlinkException(2, $"table {fam} {table}");
+        }
+
+        var wantChains = NftRuleset.Chains.Select(c => (c.Name, (string?)c.Type, (uint?)c.Hook, (int?)c.Priority)).ToList();
+        if (family == NfNetlink.NFPROTO_IPV4 && Options.LoopbackGuard)
+        {
+            wantChains.Add((NftRuleset.GuardChain, "filter", NfTables.NF_INET_PRE_ROUTING, -300));
+        }
+
+        foreach ((string name, string? type, uint? hook, int? prio) in wantChains)
+        {
+            if (!chains.TryGetValue(name, out var have))
+            {
+                differences.Add($"{fam} {table}: chain {name} is missing");
+            }
+            else if (have != (type, hook, prio))
+            {
+                differences.Add($"{fam} {table}: chain {name} is {have}, expected {(type, hook, prio)}");
+            }
+        }
+
+        differences.AddRange(chains.Keys.Except(wantChains.Select(c => c.Name)).Select(c => $"{fam} {table}: unexpected chain {c}"));
+
+        var rules = new List<(string Chain, string Comment)>();
+        foreach (byte[] msg in _conn.Dump(NfTables.NFT_MSG_GETRULE, family, w => w.WriteString(NfTables.NFTA_RULE_TABLE, table), $"list rules of {fam} {table}"))
+        {
+            rules.Add(NftDumpParser.ReadRuleIdentity(msg));
+        }
+
+        IReadOnlyList<(string Chain, string Comment)> wantRules = NftRuleset.ExpectedRules(family, Options);
+        foreach (string chain in wantChains.Select(c => c.Name))
+        {
+            var have = rules.Where(r => r.Chain == chain).Select(r => r.Comment).ToList();
+            var want = wantRules.Where(r => r.Chain == chain).Select(r => Options.Comments ? r.Comment : string.Empty).ToList();
+            if (!have.SequenceEqual(want))
+            {
+                differences.Add($"{fam} {table}: chain {chain} has rules [{string.Join(", ", have)}], expected [{string.Join(", ", want)}]");
+            }
+        }
+    }
+
+    private List<byte[]> DumpElements(byte family, string map) =>
+        _conn.Dump(NfTables.NFT_MSG_GETSETELEM, family, w =>
+        {
+            w.WriteString(NfTables.NFTA_SET_ELEM_LIST_TABLE, Options.TableName);
+            w.WriteString(NfTables.NFTA_SET_ELEM_LIST_SET, map);
+        }, $"list map {NftBatch.FamilyName(family)} {Options.TableName} {map}");
+
+    private void AddElements(NftBatch batch, byte family, IEnumerable<NatBinding> bindings, bool exclusive)
+    {
+        foreach (IGrouping<string, (string Map, NftElement Element)> map in bindings.Select(NftRuleset.ElementOf).GroupBy(e => e.Map))
+        {
+            batch.AddElements(family, Options.TableName, map.Key, [.. map.Select(e => e.Element)], exclusive);
+        }
+    }
+
+    /// <summary>
+    /// Commits; when replies were lost (ENOBUFS) the transaction may or may not have happened, so the state is
+    /// re-read and the outcome decided by <paramref name="applied"/>.
+    /// </summary>
+    private void Commit(NftBatch batch, Func<bool> applied)
+    {
+        try
+        {
+            _conn.Commit(batch);
+        }
+        catch (NetlinkException e) when (e.Errno == 105)
+        {
+            if (!applied())
+            {
+                throw new NetlinkException(105, "nf_tables batch: replies were lost (ENOBUFS) and the ruleset does not show the change");
+            }
+        }
+    }
+
+    private static byte Family(NatBinding b) => b.IsIPv6 ? NfNetlink.NFPROTO_IPV6 : NfNetlink.NFPROTO_IPV4;
+
+    /// <summary>One element per key: two bindings of one key in a transaction is a caller bug, reported before anything is sent.</summary>
+    private static List<NatBinding> Distinct(IEnumerable<NatBinding> bindings, string what)
+    {
+        var list = new List<NatBinding>();
+        var keys = new HashSet<(System.Net.IPAddress?, Core.Specs.Protocol, ushort, bool)>();
+        foreach (NatBinding b in bindings)
+        {
+            ArgumentNullException.ThrowIfNull(b);
+            NftRuleset.ElementOf(b); // validates families before anything is sent
+            if (!keys.Add(b.Key))
+            {
+                throw new ArgumentException($"{what}: {b} appears twice");
+            }
+
+            list.Add(b);
+        }
+
+        return list;
+    }
+}
