@@ -1,0 +1,155 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using PortPublisher.Netlink.Interop;
+
+namespace PortPublisher.Netlink.Route;
+
+/// <summary>rtnetlink queries in one namespace: its addresses, its interfaces, and the route to an address.</summary>
+public sealed class RouteNetlink : IDisposable
+{
+    private const ushort RTM_NEWLINK = 16;
+    private const ushort RTM_GETLINK = 18;
+    private const ushort RTM_NEWADDR = 20;
+    private const ushort RTM_GETADDR = 22;
+    private const ushort RTM_NEWROUTE = 24;
+    private const ushort RTM_GETROUTE = 26;
+    private const ushort IFA_ADDRESS = 1;
+    private const ushort IFA_LOCAL = 2;
+    private const ushort IFLA_IFNAME = 3;
+    private const ushort RTA_DST = 1;
+    private const ushort RTA_OIF = 4;
+    private const ushort RTA_GATEWAY = 5;
+    private const ushort RTA_PREFSRC = 7;
+    private const byte AF_UNSPEC = 0;
+    private const byte AF_INET = 2;
+    private const byte AF_INET6 = 10;
+
+    private readonly NetlinkClient _client;
+
+    public RouteNetlink(NetworkNamespace? ns = null)
+    {
+        _client = new NetlinkClient(LinuxNetlink.NETLINK_ROUTE, ns);
+    }
+
+    /// <summary>Interface index → name.</summary>
+    public IReadOnlyDictionary<int, string> GetInterfaces()
+    {
+        var result = new Dictionary<int, string>();
+        foreach ((ushort type, byte[] p) in _client.Dump(RTM_GETLINK, w => w.WriteRaw(new byte[16]), "list links"))
+        {
+            if (type != RTM_NEWLINK || p.Length < 16)
+            {
+                continue;
+            }
+
+            int index = BinaryPrimitives.ReadInt32LittleEndian(p.AsSpan(4));
+            if (NetlinkAttributeReader.TryFind(p.AsSpan(16), IFLA_IFNAME, out NetlinkAttribute name))
+            {
+                result[index] = name.GetString();
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Every IPv4 and IPv6 address of the namespace.</summary>
+    public IReadOnlyList<InterfaceAddress> GetAddresses()
+    {
+        IReadOnlyDictionary<int, string> names = GetInterfaces();
+        var result = new List<InterfaceAddress>();
+        foreach ((ushort type, byte[] p) in _client.Dump(RTM_GETADDR, w => w.WriteRaw([AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0]), "list addresses"))
+        {
+            if (type != RTM_NEWADDR || p.Length < 8)
+            {
+                continue;
+            }
+
+            byte family = p[0];
+            int prefix = p[1];
+            byte scope = p[3];
+            int index = BinaryPrimitives.ReadInt32LittleEndian(p.AsSpan(4));
+            IPAddress? address = null, local = null;
+            foreach (NetlinkAttribute a in new NetlinkAttributeReader(p.AsSpan(8)))
+            {
+                if (a.Type is IFA_ADDRESS or IFA_LOCAL && a.Payload.Length is 4 or 16)
+                {
+                    var ip = new IPAddress(a.Payload);
+                    if (a.Type == IFA_LOCAL)
+                    {
+                        local = ip;
+                    }
+                    else
+                    {
+                        address = ip;
+                    }
+                }
+            }
+
+            // On point-to-point links IFA_ADDRESS is the peer; IFA_LOCAL is ours when present.
+            IPAddress? mine = local ?? address;
+            if (mine is not null && family is AF_INET or AF_INET6)
+            {
+                result.Add(new InterfaceAddress(index, names.GetValueOrDefault(index, $"if{index}"), mine, prefix, scope));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The route the kernel would use to reach <paramref name="destination"/>, or null when there is none (ENETUNREACH, EHOSTUNREACH).</summary>
+    public RouteLookup? GetRoute(IPAddress destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        bool v6 = destination.AddressFamily == AddressFamily.InterNetworkV6;
+        byte[] dst = destination.GetAddressBytes();
+        List<(ushort Type, byte[] Payload)> replies;
+        try
+        {
+            replies = _client.Request(RTM_GETROUTE, 0, w =>
+            {
+                // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
+                w.WriteRaw([v6 ? AF_INET6 : AF_INET, (byte)(dst.Length * 8), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+                w.WriteAttribute(RTA_DST, dst);
+            }, $"route to {destination}");
+        }
+        catch (NetlinkException e) when (e.Errno is 101 or 113 or 22)
+        {
+            return null; // ENETUNREACH, EHOSTUNREACH, EINVAL (e.g. IPv6 disabled)
+        }
+
+        foreach ((ushort type, byte[] p) in replies)
+        {
+            if (type != RTM_NEWROUTE || p.Length < 12)
+            {
+                continue;
+            }
+
+            byte routeType = p[7];
+            int oif = 0;
+            IPAddress? gateway = null, prefsrc = null;
+            foreach (NetlinkAttribute a in new NetlinkAttributeReader(p.AsSpan(12)))
+            {
+                switch (a.Type)
+                {
+                    case RTA_OIF:
+                        oif = (int)a.GetUInt32();
+                        break;
+                    case RTA_GATEWAY when a.Payload.Length is 4 or 16:
+                        gateway = new IPAddress(a.Payload);
+                        break;
+                    case RTA_PREFSRC when a.Payload.Length is 4 or 16:
+                        prefsrc = new IPAddress(a.Payload);
+                        break;
+                }
+            }
+
+            string? name = oif == 0 ? null : GetInterfaces().GetValueOrDefault(oif);
+            return new RouteLookup(destination, oif, name, gateway, prefsrc, routeType);
+        }
+
+        return null;
+    }
+
+    public void Dispose() => _client.Dispose();
+}
