@@ -1,0 +1,22 @@
+using PortPublisher.Bench;
+
+// Side-by-side benchmarks against real peers, in throwaway namespaces (root). Not tests: numbers, not verdicts.
+//   dotnet run -c Release --project bench/PortPublisher.Bench -- nat-program [rounds] [max bindings for the one-nft-per-binding column]
+//   dotnet run -c Release --project bench/PortPublisher.Bench -- connection-cost [connections] [rounds]
+string mode = args.Length > 0 ? args[0] : "nat-program";
+switch (mode)
+{
+    case "nat-program":
+        NatProgramBench.Run(rounds: args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 7, sizes: [100, 1000, 10000], perElementLimit: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 1000);
+        break;
+    case "connection-cost":
+        await ConnectionCostBench.Run(
+            connections: args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000,
+            rounds: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5);
+        break;
+    default:
+        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost");
+        return 2;
+}
+
+return 0;
