@@ -1,0 +1,23 @@
+namespace PortPublisher.Proxy;
+
+/// <summary>Per-binding proxy settings.</summary>
+public sealed record ProxyBindingOptions
+{
+    /// <summary>TCP connections relayed at once; further clients wait in the listen backlog.</summary>
+    public int MaxConnections { get; init; } = 4096;
+
+    /// <summary>UDP clients tracked at once; datagrams from new clients beyond it are dropped and counted.</summary>
+    public int MaxUdpFlows { get; init; } = 4096;
+
+    /// <summary>A UDP flow with no datagram either way for this long is closed (docker-proxy: 90 s).</summary>
+    public TimeSpan UdpIdleTimeout { get; init; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>How long a TCP dial into the target may take before the client is reset.</summary>
+    public TimeSpan DialTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Send a PROXY protocol v2 header to the target first, so it learns the client's address (TCP).</summary>
+    public bool ProxyProtocolV2 { get; init; }
+
+    /// <summary>Move TCP payload with splice(2) through a pipe instead of copying it through user space.</summary>
+    public bool ZeroCopy { get; init; } = true;
+}

@@ -1,0 +1,35 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace PortPublisher.Proxy;
+
+/// <summary>Proxy log events, IDs 2000–2099. Per-connection events are Debug.</summary>
+internal static partial class ProxyLog
+{
+    [LoggerMessage(2000, LogLevel.Information, "Proxy {Protocol} {Listen} -> {Target} started")]
+    public static partial void Started(ILogger logger, string protocol, EndPoint listen, IPEndPoint target);
+
+    [LoggerMessage(2001, LogLevel.Information, "Proxy {Protocol} {Listen} -> {Target} stopped")]
+    public static partial void Stopped(ILogger logger, string protocol, EndPoint listen, IPEndPoint target);
+
+    [LoggerMessage(2002, LogLevel.Debug, "Dial {Target} for {Client} failed: {Error}")]
+    public static partial void DialFailed(ILogger logger, IPEndPoint target, EndPoint? client, string error);
+
+    [LoggerMessage(2003, LogLevel.Debug, "Connection {Client} -> {Target} ended: {Outcome}")]
+    public static partial void ConnectionEnded(ILogger logger, EndPoint? client, IPEndPoint target, string outcome);
+
+    [LoggerMessage(2004, LogLevel.Warning, "Accept on {Listen} failed: {Error}")]
+    public static partial void AcceptFailed(ILogger logger, EndPoint listen, string error);
+
+    [LoggerMessage(2005, LogLevel.Debug, "UDP flow {Client} -> {Target} opened")]
+    public static partial void FlowOpened(ILogger logger, EndPoint client, IPEndPoint target);
+
+    [LoggerMessage(2006, LogLevel.Debug, "UDP flow {Client} -> {Target} closed after {IdleSeconds} s idle")]
+    public static partial void FlowExpired(ILogger logger, EndPoint client, IPEndPoint target, double idleSeconds);
+
+    [LoggerMessage(2007, LogLevel.Warning, "UDP flow table of {Listen} is full ({Max} flows): datagram from {Client} dropped")]
+    public static partial void FlowTableFull(ILogger logger, EndPoint listen, int max, EndPoint client);
+
+    [LoggerMessage(2008, LogLevel.Information, "Zero-copy relay unavailable ({Error}); copying through user space")]
+    public static partial void ZeroCopyUnavailable(ILogger logger, string error);
+}

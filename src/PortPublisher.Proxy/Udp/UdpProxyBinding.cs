@@ -1,0 +1,245 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using PortPublisher.Proxy.Internal;
+
+namespace PortPublisher.Proxy.Udp;
+
+/// <summary>
+/// A UDP binding: datagrams from each client address form a flow with its own upstream socket in the target
+/// namespace; replies go back from the address the client sent to (IP_PKTINFO) even on a wildcard listener. A flow
+/// idle for <see cref="ProxyBindingOptions.UdpIdleTimeout"/> (measured with the injected <see cref="TimeProvider"/>)
+/// is closed; the table holds at most <see cref="ProxyBindingOptions.MaxUdpFlows"/> flows.
+/// </summary>
+internal sealed class UdpProxyBinding : ProxyBinding
+{
+    // docker-proxy's UDPBufSize: the largest UDP payload over IPv4.
+    private const int DatagramSize = 65507;
+
+    private readonly Socket _listener;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly bool _wildcard;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentDictionary<IPEndPoint, UdpFlow> _flows = new();
+    private readonly ITimer _sweeper;
+    private readonly Task _receiveLoop;
+
+    public UdpProxyBinding(Socket listener, ProxyTarget target, ProxyBindingOptions options, ILogger logger, TimeProvider time)
+        : base(listener.LocalEndPoint!, target, options)
+    {
+        _listener = listener;
+        _logger = logger;
+        _time = time;
+        var local = (IPEndPoint)listener.LocalEndPoint!;
+        _wildcard = local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any);
+        if (_wildcard)
+        {
+            _listener.SetSocketOption(local.AddressFamily == AddressFamily.InterNetworkV6 ? SocketOptionLevel.IPv6 : SocketOptionLevel.IP, SocketOptionName.PacketInformation, true);
+        }
+
+        TimeSpan period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, options.UdpIdleTimeout.Ticks / 10));
+        _sweeper = time.CreateTimer(_ => Sweep(), null, period, period);
+        _receiveLoop = ReceiveLoopAsync();
+        ProxyLog.Started(_logger, Protocol, Listen, target.Endpoint);
+    }
+
+    public override string Protocol => "udp";
+
+    /// <summary>Flows currently tracked (for tests and metrics).</summary>
+    public int FlowCount => _flows.Count;
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync();
+        await _sweeper.DisposeAsync();
+        _listener.Dispose();
+        await _receiveLoop;
+        foreach (UdpFlow flow in _flows.Values)
+        {
+            Close(flow);
+        }
+
+        await Task.WhenAll(_flows.Values.Select(f => f.ReplyLoop ?? Task.CompletedTask));
+        _flows.Clear();
+        ProxyLog.Stopped(_logger, Protocol, Listen, Target.Endpoint);
+        _stop.Dispose();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        await Task.Yield();
+        byte[] buffer = new byte[DatagramSize];
+        EndPoint any = new IPEndPoint(_listener.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        while (!_stop.IsCancellationRequested)
+        {
+            IPEndPoint client;
+            IPAddress? local = null;
+            int n;
+            try
+            {
+                if (_wildcard)
+                {
+                    SocketReceiveMessageFromResult r = await _listener.ReceiveMessageFromAsync(buffer, SocketFlags.None, any, _stop.Token);
+                    n = r.ReceivedBytes;
+                    client = (IPEndPoint)r.RemoteEndPoint;
+                    local = r.PacketInformation.Address;
+                }
+                else
+                {
+                    SocketReceiveFromResult r = await _listener.ReceiveFromAsync(buffer, SocketFlags.None, any, _stop.Token);
+                    n = r.ReceivedBytes;
+                    client = (IPEndPoint)r.RemoteEndPoint;
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException || _stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                // An ICMP error for an earlier reply (ECONNREFUSED) surfaces here on Linux; it is not ours to act on.
+                continue;
+            }
+
+            UdpFlow? flow = GetOrOpen(client, local);
+            if (flow is null)
+            {
+                continue;
+            }
+
+            flow.Touch(_time.GetTimestamp());
+            try
+            {
+                await flow.Upstream.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, _stop.Token);
+                Counters.AddToTarget(n);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                Counters.Error(ProxyErrorKind.SendFailed);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private UdpFlow? GetOrOpen(IPEndPoint client, IPAddress? local)
+    {
+        if (_flows.TryGetValue(client, out UdpFlow? flow))
+        {
+            return flow;
+        }
+
+        if (_flows.Count >= Options.MaxUdpFlows)
+        {
+            Counters.Error(ProxyErrorKind.FlowTableFull);
+            ProxyLog.FlowTableFull(_logger, Listen, Options.MaxUdpFlows, client);
+            return null;
+        }
+
+        Socket upstream;
+        try
+        {
+            IPEndPoint target = Target.Endpoint;
+            upstream = Target.Sockets.Create(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            upstream.Connect(target); // UDP connect only fixes the peer: no packet leaves
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or Netlink.NetlinkException)
+        {
+            Counters.Error(ProxyErrorKind.DialFailed);
+            ProxyLog.DialFailed(_logger, Target.Endpoint, client, e.Message);
+            return null;
+        }
+
+        flow = new UdpFlow(client, local, upstream, _time.GetTimestamp());
+        _flows[client] = flow;
+        Counters.Opened();
+        ProxyLog.FlowOpened(_logger, client, Target.Endpoint);
+        flow.ReplyLoop = ReplyLoopAsync(flow);
+        return flow;
+    }
+
+    private async Task ReplyLoopAsync(UdpFlow flow)
+    {
+        await Task.Yield();
+        byte[] buffer = new byte[DatagramSize];
+        while (true)
+        {
+            int n;
+            try
+            {
+                n = await flow.Upstream.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+            {
+                continue; // the target answered an earlier datagram with ICMP port unreachable; keep the flow
+            }
+            catch (SocketException)
+            {
+                return;
+            }
+
+            flow.Touch(_time.GetTimestamp());
+            int error = flow.LocalAddress is { } from
+                ? Native.SendFrom(_listener.SafeHandle, buffer.AsSpan(0, n), flow.Client, from)
+                : TrySendTo(buffer.AsSpan(0, n), flow.Client);
+            if (error == 0)
+            {
+                Counters.AddToClient(n);
+            }
+            else
+            {
+                Counters.Error(ProxyErrorKind.SendFailed);
+            }
+        }
+    }
+
+    private int TrySendTo(ReadOnlySpan<byte> payload, IPEndPoint to)
+    {
+        try
+        {
+            _listener.SendTo(payload, SocketFlags.None, to);
+            return 0;
+        }
+        catch (SocketException e)
+        {
+            return (int)e.SocketErrorCode;
+        }
+        catch (ObjectDisposedException)
+        {
+            return -1;
+        }
+    }
+
+    private void Sweep()
+    {
+        long now = _time.GetTimestamp();
+        foreach (UdpFlow flow in _flows.Values)
+        {
+            TimeSpan idle = _time.GetElapsedTime(flow.LastActivity, now);
+            if (idle >= Options.UdpIdleTimeout && _flows.TryRemove(new KeyValuePair<IPEndPoint, UdpFlow>(flow.Client, flow)))
+            {
+                ProxyLog.FlowExpired(_logger, flow.Client, Target.Endpoint, idle.TotalSeconds);
+                Close(flow);
+            }
+        }
+    }
+
+    private void Close(UdpFlow flow)
+    {
+        flow.Upstream.Dispose();
+        Counters.Closed();
+    }
+}

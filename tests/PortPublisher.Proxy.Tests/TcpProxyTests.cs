@@ -1,0 +1,297 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Xunit;
+
+namespace PortPublisher.Proxy.Tests;
+
+public class TcpProxyTests
+{
+    private static Socket BoundListener(IPAddress? address = null)
+    {
+        address ??= IPAddress.Loopback;
+        var s = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        s.Bind(new IPEndPoint(address, 0));
+        return s;
+    }
+
+    private static ProxyTarget Target(Backend backend) => new(backend.EndPoint, CurrentNamespaceSocketFactory.Instance);
+
+    private static async Task<Socket> Connect(ProxyBinding binding)
+    {
+        var ep = (IPEndPoint)binding.Listen;
+        var s = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        await s.ConnectAsync(ep);
+        return s;
+    }
+
+    private static async Task<byte[]> RoundTrip(ProxyBinding binding, byte[] payload)
+    {
+        using Socket s = await Connect(binding);
+        Task send = Task.Run(async () =>
+        {
+            for (int off = 0; off < payload.Length; off += 1 << 20)
+            {
+                await s.SendAsync(payload.AsMemory(off, Math.Min(1 << 20, payload.Length - off)));
+            }
+
+            s.Shutdown(SocketShutdown.Send);
+        });
+        var received = new MemoryStream(payload.Length);
+        var buffer = new byte[256 * 1024];
+        int n;
+        while ((n = await s.ReceiveAsync(buffer)) > 0)
+        {
+            received.Write(buffer, 0, n);
+        }
+
+        await send;
+        return received.ToArray();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Relay_IsByteExactFromOneByteTo64MiB(bool zeroCopy)
+    {
+        await using var backend = new Backend(Backend.Echo);
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(BoundListener(), Target(backend), new ProxyBindingOptions { ZeroCopy = zeroCopy });
+        foreach (int size in new[] { 1, 1000, 65_543, 1 << 20, 64 << 20 })
+        {
+            byte[] payload = RandomNumberGenerator.GetBytes(size);
+            byte[] echoed = await RoundTrip(binding, payload);
+            Assert.Equal(payload.Length, echoed.Length);
+            Assert.True(payload.AsSpan().SequenceEqual(echoed), $"{size} bytes came back different");
+        }
+
+        ProxyCountersSnapshot c = binding.Counters.Snapshot();
+        long total = 1 + 1000 + 65_543 + (1 << 20) + (64 << 20);
+        Assert.Equal(total, c.BytesToTarget);
+        Assert.Equal(total, c.BytesToClient);
+        Assert.Equal(5, c.Total);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Relay_ManyConcurrentConnections(bool zeroCopy)
+    {
+        await using var backend = new Backend(Backend.Echo);
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(BoundListener(), Target(backend), new ProxyBindingOptions { ZeroCopy = zeroCopy });
+        byte[][] payloads = [.. Enumerable.Range(0, 64).Select(i => RandomNumberGenerator.GetBytes(1 + (i * 7919 % (512 * 1024))))];
+        byte[][] echoed = await Task.WhenAll(payloads.Select(p => RoundTrip(binding, p)));
+        for (int i = 0; i < payloads.Length; i++)
+        {
+            Assert.True(payloads[i].AsSpan().SequenceEqual(echoed[i]), $"connection {i} corrupted");
+        }
+
+        await WaitFor(() => binding.Counters.Snapshot().Active == 0);
+    }
+
+    [Fact]
+    public async Task HalfClose_ClientFinishesSendingAndStillReadsTheReply()
+    {
+        await using var backend = new Backend(async s =>
+        {
+            var ms = new MemoryStream();
+            var buffer = new byte[4096];
+            int n;
+            while ((n = await s.ReceiveAsync(buffer)) > 0)
+            {
+                ms.Write(buffer, 0, n);
+            }
+
+            // Only after the client's FIN arrived: answer with what we got.
+            await s.SendAsync(System.Text.Encoding.ASCII.GetBytes($"got {ms.Length}"));
+            s.Shutdown(SocketShutdown.Send);
+        });
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(BoundListener(), Target(backend));
+        using Socket s = await Connect(binding);
+        await s.SendAsync(new byte[12345]);
+        s.Shutdown(SocketShutdown.Send);
+        var reply = new byte[64];
+        int got = 0, n;
+        while ((n = await s.ReceiveAsync(reply.AsMemory(got))) > 0)
+        {
+            got += n;
+        }
+
+        Assert.Equal("got 12345", System.Text.Encoding.ASCII.GetString(reply, 0, got));
+    }
+
+    [Fact]
+    public async Task BackendReset_ReachesTheClientAsReset()
+    {
+        await using var backend = new Backend(async s =>
+        {
+            await s.ReceiveAsync(new byte[1]);
+            s.Close(0);
+        });
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(BoundListener(), Target(backend));
+        using Socket s = await Connect(binding);
+        await s.SendAsync(new byte[] { 1 });
+        SocketException e = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            while (await s.ReceiveAsync(new byte[16]) > 0)
+            {
+            }
+        });
+        Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
+        await WaitFor(() => binding.Counters.Snapshot().Errors[ProxyErrorKind.TargetFailed] == 1);
+    }
+
+    [Fact]
+    public async Task BackendAbsent_ClientIsResetQuickly()
+    {
+        var unused = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        unused.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var dead = (IPEndPoint)unused.LocalEndPoint!;
+        unused.Dispose(); // nothing listens there now
+
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(BoundListener(), new ProxyTarget(dead, CurrentNamespaceSocketFactory.Instance));
+        var sw = Stopwatch.StartNew();
+        using Socket s = await Connect(binding);
+        SocketException e = await Assert.ThrowsAsync<SocketException>(async () => await s.ReceiveAsync(new byte[1]));
+        Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
+        Assert.True(sw.ElapsedMilliseconds < 1000, $"took {sw.ElapsedMilliseconds} ms");
+        Assert.Equal(1, binding.Counters.Snapshot().Errors[ProxyErrorKind.DialFailed]);
+    }
+
+    [Fact]
+    public async Task ClientGoneMidStream_ClosesTheBackendAndCountsReturnToZero()
+    {
+        var backendSawEnd = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = new Backend(async s =>
+        {
+            try
+            {
+                while (await s.ReceiveAsync(new byte[4096]) > 0)
+                {
+                }
+
+                backendSawEnd.TrySetResult(true);
+            }
+            catch (SocketException)
+            {
+                backendSawEnd.TrySetResult(true);
+            }
+        });
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(BoundListener(), Target(backend));
+        Socket s = await Connect(binding);
+        await s.SendAsync(new byte[100_000]);
+        await WaitFor(() => binding.Counters.Snapshot().Active == 1);
+        s.Close(0); // the client vanishes with a reset
+        Assert.True(await backendSawEnd.Task.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken));
+        await WaitFor(() => binding.Counters.Snapshot().Active == 0);
+        Assert.Equal(1, binding.Counters.Snapshot().Errors[ProxyErrorKind.ClientFailed]);
+    }
+
+    [Fact]
+    public async Task Ipv6ListenerReachesIpv4Target()
+    {
+        if (!Socket.OSSupportsIPv6)
+        {
+            Assert.Skip("IPv6 is disabled on this machine");
+        }
+
+        await using var backend = new Backend(Backend.Echo);
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(BoundListener(IPAddress.IPv6Loopback), Target(backend));
+        Assert.Equal([1, 2, 3], await RoundTrip(binding, [1, 2, 3]));
+    }
+
+    [Fact]
+    public async Task ProxyProtocolV2_TellsTheBackendTheClientAddress()
+    {
+        var header = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = new Backend(async s =>
+        {
+            var h = new byte[28];
+            int got = 0;
+            while (got < h.Length)
+            {
+                got += await s.ReceiveAsync(h.AsMemory(got));
+            }
+
+            header.SetResult(h);
+        });
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(BoundListener(), Target(backend), new ProxyBindingOptions { ProxyProtocolV2 = true });
+        using Socket s = await Connect(binding);
+        var local = (IPEndPoint)s.LocalEndPoint!;
+        byte[] h = await header.Task.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        Assert.Equal("0d0a0d0a000d0a515549540a", Convert.ToHexStringLower(h, 0, 12));
+        Assert.Equal(0x21, h[12]); // v2, PROXY
+        Assert.Equal(0x11, h[13]); // TCP over IPv4
+        Assert.Equal(12, (h[14] << 8) | h[15]);
+        Assert.Equal(local.Address, new IPAddress(h.AsSpan(16, 4)));
+        Assert.Equal(local.Port, (h[24] << 8) | h[25]);
+        Assert.Equal(((IPEndPoint)binding.Listen).Port, (h[26] << 8) | h[27]);
+    }
+
+    [Fact]
+    public async Task Stop_ClosesListenerAndConnectionsAndFreesThePortAtOnce()
+    {
+        await using var backend = new Backend(Backend.Echo);
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(BoundListener(), Target(backend));
+        var port = (IPEndPoint)binding.Listen;
+        using Socket s = await Connect(binding);
+        await s.SendAsync(new byte[] { 1 });
+        Assert.Equal(1, await s.ReceiveAsync(new byte[1]));
+
+        await proxy.StopAsync(binding);
+        Assert.Empty(proxy.Bindings);
+        using var again = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        again.Bind(port); // no SO_REUSEADDR: this fails if anything still holds the port
+        await Assert.ThrowsAnyAsync<SocketException>(async () =>
+        {
+            while (await s.ReceiveAsync(new byte[16]) > 0)
+            {
+            }
+
+            throw new SocketException((int)SocketError.ConnectionReset);
+        });
+        Assert.Equal(0, binding.Counters.Snapshot().Active);
+    }
+
+    [Fact]
+    public async Task MaxConnections_BoundsConcurrentRelays()
+    {
+        await using var backend = new Backend(Backend.Echo);
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(BoundListener(), Target(backend), new ProxyBindingOptions { MaxConnections = 2 });
+        using Socket a = await Connect(binding), b = await Connect(binding), c = await Connect(binding);
+        await WaitFor(() => binding.Counters.Snapshot().Active == 2);
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        Assert.Equal(2, binding.Counters.Snapshot().Active); // the third waits in the backlog
+        a.Shutdown(SocketShutdown.Both);
+        a.Close();
+        await WaitFor(() => binding.Counters.Snapshot().Total == 3);
+        await c.SendAsync(new byte[] { 9 });
+        var got = new byte[1];
+        Assert.Equal(1, await c.ReceiveAsync(got));
+        Assert.Equal(9, got[0]);
+    }
+
+    internal static async Task WaitFor(Func<bool> condition, int timeoutMs = 5000)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (sw.ElapsedMilliseconds > timeoutMs)
+            {
+                Assert.Fail("condition not reached in time");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+}
