@@ -3,7 +3,7 @@ using System.Net.Sockets;
 
 namespace PortPublisher.Proxy.Udp;
 
-/// <summary>One client's UDP flow: its own upstream socket, created in the target namespace and connected to the target.</summary>
+/// <summary>One client's UDP flow (per host address it sent to): its own upstream socket, created in the target namespace and connected to the target.</summary>
 internal sealed class UdpFlow
 {
     private long _lastActivity;

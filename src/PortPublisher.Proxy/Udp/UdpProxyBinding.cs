@@ -22,7 +22,9 @@ internal sealed class UdpProxyBinding : ProxyBinding
     private readonly TimeProvider _time;
     private readonly bool _wildcard;
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentDictionary<IPEndPoint, UdpFlow> _flows = new();
+    // Keyed by client and the host address it sent to: replies must come from that address, and one client may talk
+    // to several addresses of a wildcard binding.
+    private readonly ConcurrentDictionary<(IPEndPoint Client, IPAddress? Local), UdpFlow> _flows = new();
     private readonly ITimer _sweeper;
     private readonly Task _receiveLoop;
 
@@ -133,7 +135,7 @@ internal sealed class UdpProxyBinding : ProxyBinding
 
     private UdpFlow? GetOrOpen(IPEndPoint client, IPAddress? local)
     {
-        if (_flows.TryGetValue(client, out UdpFlow? flow))
+        if (_flows.TryGetValue((client, local), out UdpFlow? flow))
         {
             return flow;
         }
@@ -160,7 +162,7 @@ internal sealed class UdpProxyBinding : ProxyBinding
         }
 
         flow = new UdpFlow(client, local, upstream, _time.GetTimestamp());
-        _flows[client] = flow;
+        _flows[(client, local)] = flow;
         Counters.Opened();
         ProxyLog.FlowOpened(_logger, client, Target.Endpoint);
         flow.ReplyLoop = ReplyLoopAsync(flow);
@@ -229,7 +231,7 @@ internal sealed class UdpProxyBinding : ProxyBinding
         foreach (UdpFlow flow in _flows.Values)
         {
             TimeSpan idle = _time.GetElapsedTime(flow.LastActivity, now);
-            if (idle >= Options.UdpIdleTimeout && _flows.TryRemove(new KeyValuePair<IPEndPoint, UdpFlow>(flow.Client, flow)))
+            if (idle >= Options.UdpIdleTimeout && _flows.TryRemove(new KeyValuePair<(IPEndPoint, IPAddress?), UdpFlow>((flow.Client, flow.LocalAddress), flow)))
             {
                 ProxyLog.FlowExpired(_logger, flow.Client, Target.Endpoint, idle.TotalSeconds);
                 Close(flow);

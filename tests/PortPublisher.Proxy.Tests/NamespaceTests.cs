@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using PortPublisher.Netlink;
+using Xunit;
+
+namespace PortPublisher.Proxy.Tests;
+
+/// <summary>Dialing from inside a namespace the host cannot route to: one that has only lo.</summary>
+[Trait("Category", "Netns")]
+public sealed class NamespaceTests : IDisposable
+{
+    private readonly string _name = $"pp{Random.Shared.Next(0x1000000):x6}p";
+    private NetworkNamespace? _ns;
+
+    public void Dispose()
+    {
+        _ns?.Dispose();
+        if (File.Exists(Path.Combine(NetworkNamespace.NetnsRunDir, _name)))
+        {
+            Run($"ip netns del {_name}");
+        }
+    }
+
+    private NetworkNamespace LoopbackOnlyNamespace()
+    {
+        if (Tmds.Linux.LibC.geteuid() != 0)
+        {
+            Assert.Skip("needs root (CAP_SYS_ADMIN) to create a network namespace; CI runs as root");
+        }
+
+        Run($"ip netns add {_name}");
+        Run($"ip -n {_name} link set lo up");
+        _ns = NetworkNamespace.Open(_name);
+        return _ns;
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Tcp_DialsIntoANamespaceWithOnlyLoopback(bool zeroCopy)
+    {
+        NetworkNamespace ns = LoopbackOnlyNamespace();
+        using var sockets = new NamespaceSocketFactory(ns);
+        await using var backend = new Backend(Backend.Echo, new IPEndPoint(IPAddress.Loopback, 8080), () => sockets.Create(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        await using var proxy = new UserlandProxy();
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        ProxyBinding binding = proxy.Start(listener, new ProxyTarget(new IPEndPoint(IPAddress.Loopback, 8080), sockets), new ProxyBindingOptions { ZeroCopy = zeroCopy });
+
+        // The host's own 127.0.0.1:8080 is not the namespace's: nothing listens here.
+        using (var direct = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await Assert.ThrowsAsync<SocketException>(() => direct.ConnectAsync(new IPEndPoint(IPAddress.Loopback, 8080)));
+        }
+
+        byte[] payload = RandomNumberGenerator.GetBytes(3 << 20);
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(binding.Listen);
+        Task send = Task.Run(async () =>
+        {
+            await client.SendAsync(payload);
+            client.Shutdown(SocketShutdown.Send);
+        });
+        var got = new MemoryStream();
+        var buffer = new byte[65536];
+        int n;
+        while ((n = await client.ReceiveAsync(buffer)) > 0)
+        {
+            got.Write(buffer, 0, n);
+        }
+
+        await send;
+        Assert.True(payload.AsSpan().SequenceEqual(got.ToArray()));
+        Assert.Equal(1, backend.Accepted);
+    }
+
+    [Fact]
+    public async Task Udp_DialsIntoANamespaceWithOnlyLoopback()
+    {
+        NetworkNamespace ns = LoopbackOnlyNamespace();
+        using var sockets = new NamespaceSocketFactory(ns);
+        using Socket echo = sockets.Create(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        echo.Bind(new IPEndPoint(IPAddress.Loopback, 5353));
+        _ = Task.Run(async () =>
+        {
+            var b = new byte[512];
+            SocketReceiveFromResult r = await echo.ReceiveFromAsync(b, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0));
+            await echo.SendToAsync(b.AsMemory(0, r.ReceivedBytes), r.RemoteEndPoint);
+        });
+        await using var proxy = new UserlandProxy();
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        ProxyBinding binding = proxy.Start(listener, new ProxyTarget(new IPEndPoint(IPAddress.Loopback, 5353), sockets));
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        await client.SendToAsync("ping"u8.ToArray(), binding.Listen);
+        var reply = new byte[16];
+        using var cts = new CancellationTokenSource(3000);
+        int n = await client.ReceiveAsync(reply, SocketFlags.None, cts.Token);
+        Assert.Equal("ping", System.Text.Encoding.ASCII.GetString(reply, 0, n));
+    }
+
+    private static void Run(string command)
+    {
+        using Process p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardError = true })!;
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"`{command}` failed: {p.StandardError.ReadToEnd()}");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Time.Testing;
+using PortPublisher.Proxy.Udp;
+using Xunit;
+
+namespace PortPublisher.Proxy.Tests;
+
+public sealed class UdpProxyTests : IDisposable
+{
+    private readonly Socket _backend;
+    private readonly CancellationTokenSource _cts = new();
+
+    public UdpProxyTests()
+    {
+        // Answers every datagram with "<payload> from <sender>", so tests see which upstream socket carried it.
+        _backend = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        _backend.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _ = Task.Run(async () =>
+        {
+            var buffer = new byte[2048];
+            while (!_cts.IsCancellationRequested)
+            {
+                try
+                {
+                    SocketReceiveFromResult r = await _backend.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), _cts.Token);
+                    string reply = $"{Encoding.ASCII.GetString(buffer, 0, r.ReceivedBytes)} from {r.RemoteEndPoint}";
+                    await _backend.SendToAsync(Encoding.ASCII.GetBytes(reply), r.RemoteEndPoint);
+                }
+                catch (Exception)
+                {
+                    return;
+                }
+            }
+        });
+    }
+
+    public void Dispose()
+    {
+        _cts.Cancel();
+        _backend.Dispose();
+        _cts.Dispose();
+    }
+
+    private ProxyTarget Target => new((IPEndPoint)_backend.LocalEndPoint!, CurrentNamespaceSocketFactory.Instance);
+
+    private static Socket Listener(IPAddress address)
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        s.Bind(new IPEndPoint(address, 0));
+        return s;
+    }
+
+    private static async Task<(string Reply, IPEndPoint From)> Ask(Socket client, IPEndPoint to, string text)
+    {
+        await client.SendToAsync(Encoding.ASCII.GetBytes(text), to);
+        var buffer = new byte[2048];
+        using var cts = new CancellationTokenSource(3000);
+        SocketReceiveFromResult r = await client.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+        return (Encoding.ASCII.GetString(buffer, 0, r.ReceivedBytes), (IPEndPoint)r.RemoteEndPoint);
+    }
+
+    private static Socket Client()
+    {
+        var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return s;
+    }
+
+    [Fact]
+    public async Task EachClientGetsItsOwnFlowUntilItIdlesOut()
+    {
+        var time = new FakeTimeProvider();
+        await using var proxy = new UserlandProxy(time: time);
+        var binding = (UdpProxyBinding)proxy.Start(Listener(IPAddress.Loopback), Target);
+        var listen = (IPEndPoint)binding.Listen;
+        using Socket a = Client(), b = Client(), c = Client();
+
+        (string ra1, _) = await Ask(a, listen, "a1");
+        (string ra2, _) = await Ask(a, listen, "a2");
+        (string rb, _) = await Ask(b, listen, "b");
+        (string rc, _) = await Ask(c, listen, "c");
+        Assert.StartsWith("a1 from 127.0.0.1:", ra1, StringComparison.Ordinal);
+        Assert.Equal(ra1[3..], ra2[3..]); // the same upstream socket for the same client
+        Assert.NotEqual(ra1[3..], rb[2..]);
+        Assert.Equal(3, binding.FlowCount);
+
+        // 60 s later only a is still talking; at 91 s b and c have been idle for 91 s and are gone.
+        time.Advance(TimeSpan.FromSeconds(60));
+        await Ask(a, listen, "a3");
+        time.Advance(TimeSpan.FromSeconds(31));
+        await TcpProxyTests.WaitFor(() => binding.FlowCount == 1);
+        ProxyCountersSnapshot snap = binding.Counters.Snapshot();
+        Assert.Equal(1, snap.Active);
+        Assert.Equal(3, snap.Total);
+
+        time.Advance(TimeSpan.FromSeconds(91));
+        await TcpProxyTests.WaitFor(() => binding.FlowCount == 0);
+        Assert.Equal(0, binding.Counters.Snapshot().Active);
+        Assert.Equal(Encoding.ASCII.GetByteCount("a1a2bca3"), binding.Counters.Snapshot().BytesToTarget);
+    }
+
+    [Fact]
+    public async Task WildcardListenerRepliesFromTheAddressTheClientSentTo()
+    {
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(Listener(IPAddress.Any), Target);
+        int port = ((IPEndPoint)binding.Listen).Port;
+        using Socket client = Client();
+        foreach (string address in new[] { "127.0.0.2", "127.0.0.3" })
+        {
+            (string reply, IPEndPoint from) = await Ask(client, new IPEndPoint(IPAddress.Parse(address), port), "hi");
+            Assert.StartsWith("hi from", reply, StringComparison.Ordinal);
+            Assert.Equal(new IPEndPoint(IPAddress.Parse(address), port), from);
+        }
+    }
+
+    [Fact]
+    public async Task FullFlowTableDropsNewClientsAndCountsIt()
+    {
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(Listener(IPAddress.Loopback), Target, new ProxyBindingOptions { MaxUdpFlows = 1 });
+        var listen = (IPEndPoint)binding.Listen;
+        using Socket a = Client(), b = Client();
+        await Ask(a, listen, "first");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Ask(b, listen, "second"));
+        Assert.Equal(1, binding.Counters.Snapshot().Errors[ProxyErrorKind.FlowTableFull]);
+        await Ask(a, listen, "still served");
+    }
+
+    [Fact]
+    public async Task StopFreesThePort()
+    {
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(Listener(IPAddress.Loopback), Target);
+        using Socket a = Client();
+        await Ask(a, (IPEndPoint)binding.Listen, "x");
+        await proxy.StopAsync(binding);
+        using var again = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        again.Bind(binding.Listen);
+        Assert.Equal(0, binding.Counters.Snapshot().Active);
+    }
+}
