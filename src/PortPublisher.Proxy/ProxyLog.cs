@@ -29,7 +29,4 @@ internal static partial class ProxyLog
 
     [LoggerMessage(2007, LogLevel.Warning, "UDP flow table of {Listen} is full ({Max} flows): datagram from {Client} dropped")]
     public static partial void FlowTableFull(ILogger logger, EndPoint listen, int max, EndPoint client);
-
-    [LoggerMessage(2008, LogLevel.Information, "Zero-copy relay unavailable ({Error}); copying through user space")]
-    public static partial void ZeroCopyUnavailable(ILogger logger, string error);
 }

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using PortPublisher.Proxy.Internal;
 
 namespace PortPublisher.Proxy.Tcp;
 
@@ -45,31 +44,27 @@ internal sealed class TcpConnection
             _client.NoDelay = true;
             _client.Blocking = false;
             _target.Blocking = false;
-            (Task<PumpResult> up, Task<PumpResult> down, SplicePipe? pipeUp, SplicePipe? pipeDown) = StartPumps(counters);
-            try
+            (Task<PumpResult> up, Task<PumpResult> down) = StartPumps(counters);
+            Task<PumpResult> first = await Task.WhenAny(up, down);
+            if (first.Result.Failed)
             {
-                Task<PumpResult> first = await Task.WhenAny(up, down);
-                if (first.Result.Failed || first.Result.Outcome == PumpOutcome.Canceled)
-                {
-                    // A reset or error on one side must reach the other as a reset, not as a clean close.
-                    counters.Error(first == up ? (first.Result.Outcome == PumpOutcome.ReadFailed ? ProxyErrorKind.ClientFailed : ProxyErrorKind.TargetFailed)
-                                               : (first.Result.Outcome == PumpOutcome.ReadFailed ? ProxyErrorKind.TargetFailed : ProxyErrorKind.ClientFailed));
-                    Abort();
-                }
-
-                PumpResult[] results = await Task.WhenAll(up, down);
-                if (results.Any(r => r.Failed) && Volatile.Read(ref _aborted) == 0)
-                {
-                    Abort();
-                }
-
-                ProxyLog.ConnectionEnded(_binding.Logger, clientEndPoint, _binding.Target.Endpoint, $"{results[0].Outcome}/{results[1].Outcome}");
+                // A reset or error on one side must reach the other as a reset, not as a clean close.
+                bool clientSide = (first == up) == (first.Result.Outcome == PumpOutcome.ReadFailed);
+                counters.Error(clientSide ? ProxyErrorKind.ClientFailed : ProxyErrorKind.TargetFailed);
+                Abort();
             }
-            finally
+            else if (first.Result.Outcome == PumpOutcome.Canceled)
             {
-                pipeUp?.Dispose();
-                pipeDown?.Dispose();
+                Abort(); // the binding is stopping
             }
+
+            PumpResult[] results = await Task.WhenAll(up, down);
+            if (results.Any(r => r.Failed) && Volatile.Read(ref _aborted) == 0)
+            {
+                Abort();
+            }
+
+            ProxyLog.ConnectionEnded(_binding.Logger, clientEndPoint, _binding.Target.Endpoint, $"{results[0].Outcome}/{results[1].Outcome}");
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
         {
@@ -98,24 +93,12 @@ internal sealed class TcpConnection
         }
     }
 
-    private (Task<PumpResult>, Task<PumpResult>, SplicePipe?, SplicePipe?) StartPumps(ProxyCounters counters)
+    private (Task<PumpResult> Up, Task<PumpResult> Down) StartPumps(ProxyCounters counters)
     {
         CancellationToken ct = _binding.Stopping;
-        if (_binding.ZeroCopy)
-        {
-            SplicePipe? a = SplicePipe.TryCreate(out int error);
-            SplicePipe? b = a is null ? null : SplicePipe.TryCreate(out error);
-            if (a is not null && b is not null)
-            {
-                return (TcpRelay.SpliceAsync(_client, _target!, a, counters.AddToTarget, ct), TcpRelay.SpliceAsync(_target!, _client, b, counters.AddToClient, ct), a, b);
-            }
-
-            a?.Dispose();
-            _binding.ZeroCopy = false;
-            ProxyLog.ZeroCopyUnavailable(_binding.Logger, $"pipe2: errno {error}");
-        }
-
-        return (TcpRelay.CopyAsync(_client, _target!, counters.AddToTarget, ct), TcpRelay.CopyAsync(_target!, _client, counters.AddToClient, ct), null, null);
+        return _binding.Options.ZeroCopy
+            ? (TcpRelay.SpliceAsync(_client, _target!, counters.AddToTarget, ct), TcpRelay.SpliceAsync(_target!, _client, counters.AddToClient, ct))
+            : (TcpRelay.CopyAsync(_client, _target!, counters.AddToTarget, ct), TcpRelay.CopyAsync(_target!, _client, counters.AddToClient, ct));
     }
 
     private async Task<Socket?> DialAsync(EndPoint? client)

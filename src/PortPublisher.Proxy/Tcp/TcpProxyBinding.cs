@@ -18,7 +18,6 @@ internal sealed class TcpProxyBinding : ProxyBinding
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<TcpConnection, Task> _connections = new();
     private readonly Task _acceptLoop;
-    private bool _zeroCopy;
 
     public TcpProxyBinding(Socket listener, ProxyTarget target, ProxyBindingOptions options, ILogger logger)
         : base(listener.LocalEndPoint!, target, options)
@@ -26,7 +25,6 @@ internal sealed class TcpProxyBinding : ProxyBinding
         _listener = listener;
         _logger = logger;
         _slots = new SemaphoreSlim(options.MaxConnections, options.MaxConnections);
-        _zeroCopy = options.ZeroCopy;
         _listener.Listen(4096); // the kernel caps it at net.core.somaxconn
         _acceptLoop = AcceptLoopAsync();
         ProxyLog.Started(_logger, Protocol, Listen, target.Endpoint);
@@ -35,12 +33,6 @@ internal sealed class TcpProxyBinding : ProxyBinding
     public override string Protocol => "tcp";
 
     internal ILogger Logger => _logger;
-
-    internal bool ZeroCopy
-    {
-        get => _zeroCopy;
-        set => _zeroCopy = value;
-    }
 
     internal CancellationToken Stopping => _stop.Token;
 

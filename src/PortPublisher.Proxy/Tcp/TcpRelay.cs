@@ -91,8 +91,10 @@ internal static class TcpRelay
     /// destination is full (EAGAIN) the bytes already in the pipe are moved to a pooled buffer and sent with an async
     /// send, so waiting for writability also goes through the runtime instead of blocking a thread.
     /// </summary>
-    public static async Task<PumpResult> SpliceAsync(Socket from, Socket to, SplicePipe pipe, Action<long> count, CancellationToken ct)
+    public static async Task<PumpResult> SpliceAsync(Socket from, Socket to, Action<long> count, CancellationToken ct)
     {
+        // The pipe is made on the first data, not at connect: an idle connection costs two fds, not six.
+        SplicePipe? pipe = null;
         try
         {
             while (true)
@@ -101,6 +103,15 @@ internal static class TcpRelay
                 if (waited is { } r)
                 {
                     return r;
+                }
+
+                if (pipe is null)
+                {
+                    pipe = SplicePipe.TryCreate(out _);
+                    if (pipe is null)
+                    {
+                        return await CopyAsync(from, to, count, ct); // out of fds for pipes: copy instead
+                    }
                 }
 
                 while (true)
@@ -133,6 +144,10 @@ internal static class TcpRelay
         catch (ObjectDisposedException)
         {
             return new PumpResult(PumpOutcome.Canceled);
+        }
+        finally
+        {
+            pipe?.Dispose();
         }
     }
 
