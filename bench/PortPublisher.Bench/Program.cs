@@ -3,6 +3,7 @@ using PortPublisher.Bench;
 // Side-by-side benchmarks against real peers, in throwaway namespaces (root). Not tests: numbers, not verdicts.
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- nat-program [rounds] [max bindings for the one-nft-per-binding column]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- connection-cost [connections] [rounds]
+//   dotnet run -c Release --project bench/PortPublisher.Bench -- proxy-compare PATH/TO/docker-proxy [rounds] [held connections]
 string mode = args.Length > 0 ? args[0] : "nat-program";
 switch (mode)
 {
@@ -14,8 +15,17 @@ switch (mode)
             connections: args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000,
             rounds: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5);
         break;
+    case "proxy-serve":
+        return await ProxyServe.Run(args);
+    case "proxy-compare":
+        await ProxyCompareBench.Run(
+            dockerProxy: args.Length > 1 ? args[1] : "/usr/sbin/docker-proxy",
+            rounds: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3,
+            holdConnections: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 2000,
+            only: args.Length > 4 ? args[4] : "splice,copy,docker,socat");
+        break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | proxy-compare | proxy-serve");
         return 2;
 }
 

@@ -12,7 +12,10 @@ public sealed record ProxyBindingOptions
     /// <summary>A UDP flow with no datagram either way for this long is closed (docker-proxy: 90 s).</summary>
     public TimeSpan UdpIdleTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
-    /// <summary>How long a TCP dial into the target may take before the client is reset.</summary>
+    /// <summary>
+    /// How long a TCP dial into the target may take before the client is reset; enforced by the kernel's SYN retry
+    /// count (TCP_SYNCNT), so it is rounded down to 3, 7, 15, 31 … seconds.
+    /// </summary>
     public TimeSpan DialTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Send a PROXY protocol v2 header to the target first, so it learns the client's address (TCP).</summary>

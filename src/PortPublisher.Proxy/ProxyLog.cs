@@ -15,8 +15,8 @@ internal static partial class ProxyLog
     [LoggerMessage(2002, LogLevel.Debug, "Dial {Target} for {Client} failed: {Error}")]
     public static partial void DialFailed(ILogger logger, IPEndPoint target, EndPoint? client, string error);
 
-    [LoggerMessage(2003, LogLevel.Debug, "Connection {Client} -> {Target} ended: {Outcome}")]
-    public static partial void ConnectionEnded(ILogger logger, EndPoint? client, IPEndPoint target, string outcome);
+    [LoggerMessage(2003, LogLevel.Debug, "Connection {Client} -> {Target} ended: client {Up}, target {Down}")]
+    public static partial void ConnectionEnded(ILogger logger, EndPoint? client, IPEndPoint target, Tcp.PumpOutcome up, Tcp.PumpOutcome down);
 
     [LoggerMessage(2004, LogLevel.Warning, "Accept on {Listen} failed: {Error}")]
     public static partial void AcceptFailed(ILogger logger, EndPoint listen, string error);

@@ -281,6 +281,15 @@ public class TcpProxyTests
         Assert.Equal(9, got[0]);
     }
 
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(7, 2)]
+    [InlineData(10, 2)]
+    [InlineData(15, 3)]
+    [InlineData(60, 4)]
+    public void DialTimeout_BecomesTheLargestSynRetryCountThatFits(int seconds, int retries) =>
+        Assert.Equal(retries, Tcp.TcpConnection.SynRetries(TimeSpan.FromSeconds(seconds)));
+
     internal static async Task WaitFor(Func<bool> condition, int timeoutMs = 5000)
     {
         var sw = Stopwatch.StartNew();

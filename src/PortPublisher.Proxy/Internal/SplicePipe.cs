@@ -4,7 +4,7 @@ namespace PortPublisher.Proxy.Internal;
 internal sealed class SplicePipe : IDisposable
 {
     /// <summary>Bytes spliced per call; the pipe is sized to hold one such chunk.</summary>
-    public const int ChunkSize = 256 * 1024;
+    public const int ChunkSize = 1024 * 1024;
 
     private SplicePipe(int readFd, int writeFd)
     {

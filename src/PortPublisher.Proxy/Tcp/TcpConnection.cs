@@ -64,7 +64,7 @@ internal sealed class TcpConnection
                 Abort();
             }
 
-            ProxyLog.ConnectionEnded(_binding.Logger, clientEndPoint, _binding.Target.Endpoint, $"{results[0].Outcome}/{results[1].Outcome}");
+            ProxyLog.ConnectionEnded(_binding.Logger, clientEndPoint, _binding.Target.Endpoint, results[0].Outcome, results[1].Outcome);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
         {
@@ -116,11 +116,11 @@ internal sealed class TcpConnection
             return null;
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_binding.Stopping);
-        timeout.CancelAfter(_binding.Options.DialTimeout);
         try
         {
-            await s.ConnectAsync(ep, timeout.Token);
+            // The dial timeout is the kernel's: a capped SYN retry count costs nothing per connection, unlike a timer.
+            s.SetRawSocketOption(6 /* IPPROTO_TCP */, 7 /* TCP_SYNCNT */, BitConverter.GetBytes(SynRetries(_binding.Options.DialTimeout)));
+            await s.ConnectAsync(ep, _binding.Stopping);
             s.NoDelay = true;
             return s;
         }
@@ -128,9 +128,21 @@ internal sealed class TcpConnection
         {
             s.Dispose();
             _binding.Counters.Error(ProxyErrorKind.DialFailed);
-            ProxyLog.DialFailed(_binding.Logger, ep, client, e is SocketException se ? se.SocketErrorCode.ToString() : "timed out");
+            ProxyLog.DialFailed(_binding.Logger, ep, client, e is SocketException se ? se.SocketErrorCode.ToString() : "stopping");
             return null;
         }
+    }
+
+    /// <summary>SYN retries whose backoff (1 s, 2 s, 4 s, …: 2^(n+1) - 1 s in all) fits the timeout; at least one.</summary>
+    internal static int SynRetries(TimeSpan timeout)
+    {
+        int n = 1;
+        while (n < 10 && Math.Pow(2, n + 2) - 1 <= timeout.TotalSeconds)
+        {
+            n++;
+        }
+
+        return n;
     }
 
     private static void Reset(Socket s)

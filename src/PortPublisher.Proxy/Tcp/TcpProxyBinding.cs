@@ -100,7 +100,6 @@ internal sealed class TcpProxyBinding : ProxyBinding
 
     private async Task RunAsync(TcpConnection connection)
     {
-        await Task.Yield();
         try
         {
             await connection.RunAsync();

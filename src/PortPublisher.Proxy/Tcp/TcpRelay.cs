@@ -14,12 +14,25 @@ internal static class TcpRelay
     /// <summary>The copy buffer of the user-space path, rented only while data flows.</summary>
     public const int BufferSize = 64 * 1024;
 
-    public static async Task<PumpResult> CopyAsync(Socket from, Socket to, Action<long> count, CancellationToken ct)
+    /// <summary>
+    /// Bytes a direction copies through user space before it switches to splice: a pipe pair costs more syscalls than
+    /// a short request/response does, so zero-copy starts only once a direction turns out to carry bulk data.
+    /// </summary>
+    public const long SpliceThreshold = 256 * 1024;
+
+    private static readonly PumpResult SwitchToSplice = new(PumpOutcome.Eof, SocketError.InProgress);
+
+    public static Task<PumpResult> CopyAsync(Socket from, Socket to, Action<long> count, CancellationToken ct) =>
+        CopyAsync(from, to, count, long.MaxValue, ct);
+
+    /// <summary>Copies until EOF or failure, or (returning null) once <paramref name="limit"/> bytes have gone through.</summary>
+    private static async Task<PumpResult> CopyAsync(Socket from, Socket to, Action<long> count, long limit, CancellationToken ct)
     {
         byte[]? buffer = null;
+        long moved = 0;
         try
         {
-            while (true)
+            while (moved < limit)
             {
                 if (buffer is null)
                 {
@@ -65,6 +78,7 @@ internal static class TcpRelay
                 }
 
                 count(n);
+                moved += n;
                 if (from.Available == 0)
                 {
                     // Give the buffer back while the source is quiet: an idle connection must hold none.
@@ -72,6 +86,8 @@ internal static class TcpRelay
                     buffer = null;
                 }
             }
+
+            return SwitchToSplice;
         }
         catch (ObjectDisposedException)
         {
@@ -93,7 +109,13 @@ internal static class TcpRelay
     /// </summary>
     public static async Task<PumpResult> SpliceAsync(Socket from, Socket to, Action<long> count, CancellationToken ct)
     {
-        // The pipe is made on the first data, not at connect: an idle connection costs two fds, not six.
+        PumpResult first = await CopyAsync(from, to, count, SpliceThreshold, ct);
+        if (first != SwitchToSplice)
+        {
+            return first;
+        }
+
+        // The pipe is made only now, not at connect: an idle or chatty connection costs two fds, not six.
         SplicePipe? pipe = null;
         try
         {
@@ -137,6 +159,11 @@ internal static class TcpRelay
                     if (written is { } w)
                     {
                         return w;
+                    }
+
+                    if (n < SplicePipe.ChunkSize)
+                    {
+                        break; // a short read drained the socket: wait instead of paying for a splice that says EAGAIN
                     }
                 }
             }
