@@ -7,5 +7,5 @@ public sealed class CurrentNamespaceSocketFactory : ISocketFactory
 {
     public static readonly CurrentNamespaceSocketFactory Instance = new();
 
-    public Socket Create(AddressFamily family, SocketType type, ProtocolType protocol) => new(family, type, protocol);
+    public ValueTask<Socket> CreateAsync(AddressFamily family, SocketType type, ProtocolType protocol) => ValueTask.FromResult(new Socket(family, type, protocol));
 }

@@ -5,5 +5,6 @@ namespace PortPublisher.Proxy;
 /// <summary>Creates the sockets the proxy dials with; where they are created decides which namespace they live in.</summary>
 public interface ISocketFactory
 {
-    Socket Create(AddressFamily family, SocketType type, ProtocolType protocol);
+    /// <summary>A new socket; completes synchronously when one is at hand, so callers on the I/O thread never block.</summary>
+    ValueTask<Socket> CreateAsync(AddressFamily family, SocketType type, ProtocolType protocol);
 }

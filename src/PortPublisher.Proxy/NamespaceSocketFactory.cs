@@ -34,7 +34,11 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
 
     public NetworkNamespace Namespace { get; }
 
-    public Socket Create(AddressFamily family, SocketType type, ProtocolType protocol)
+    /// <summary>Synchronous form, for callers that are not on an I/O thread (tests, setup).</summary>
+    public Socket Create(AddressFamily family, SocketType type, ProtocolType protocol) =>
+        CreateAsync(family, type, protocol).AsTask().GetAwaiter().GetResult();
+
+    public ValueTask<Socket> CreateAsync(AddressFamily family, SocketType type, ProtocolType protocol)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ConcurrentQueue<Socket> stock = _stock.GetOrAdd((family, type, protocol), _ => new ConcurrentQueue<Socket>());
@@ -46,12 +50,12 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
 
         if (got)
         {
-            return ready!;
+            return ValueTask.FromResult(ready!);
         }
 
         var request = new Request(family, type, protocol, Refill: false);
         ObjectDisposedException.ThrowIf(!TryAdd(request), this);
-        return request.Result.Task.GetAwaiter().GetResult();
+        return new ValueTask<Socket>(request.Result.Task);
     }
 
     public void Dispose()

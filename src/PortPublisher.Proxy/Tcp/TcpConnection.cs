@@ -42,8 +42,6 @@ internal sealed class TcpConnection
             }
 
             _client.NoDelay = true;
-            _client.Blocking = false;
-            _target.Blocking = false;
             (Task<PumpResult> up, Task<PumpResult> down) = StartPumps(counters);
             Task<PumpResult> first = await Task.WhenAny(up, down);
             if (first.Result.Failed)
@@ -107,7 +105,7 @@ internal sealed class TcpConnection
         Socket s;
         try
         {
-            s = _binding.Target.Sockets.Create(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            s = await _binding.Target.Sockets.CreateAsync(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or Netlink.NetlinkException)
         {

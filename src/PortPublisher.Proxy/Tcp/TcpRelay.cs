@@ -116,7 +116,10 @@ internal static class TcpRelay
         }
 
         // The pipe is made only now, not at connect: an idle or chatty connection costs two fds, not six.
+        // splice(2) must not block on either socket, and only the runtime's own calls set O_NONBLOCK so far.
         SplicePipe? pipe = null;
+        from.Blocking = false;
+        to.Blocking = false;
         try
         {
             while (true)

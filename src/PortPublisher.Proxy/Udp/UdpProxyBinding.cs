@@ -110,7 +110,7 @@ internal sealed class UdpProxyBinding : ProxyBinding
                 continue;
             }
 
-            UdpFlow? flow = GetOrOpen(client, local);
+            UdpFlow? flow = await GetOrOpenAsync(client, local);
             if (flow is null)
             {
                 continue;
@@ -133,7 +133,7 @@ internal sealed class UdpProxyBinding : ProxyBinding
         }
     }
 
-    private UdpFlow? GetOrOpen(IPEndPoint client, IPAddress? local)
+    private async ValueTask<UdpFlow?> GetOrOpenAsync(IPEndPoint client, IPAddress? local)
     {
         if (_flows.TryGetValue((client, local), out UdpFlow? flow))
         {
@@ -151,7 +151,7 @@ internal sealed class UdpProxyBinding : ProxyBinding
         try
         {
             IPEndPoint target = Target.Endpoint;
-            upstream = Target.Sockets.Create(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            upstream = await Target.Sockets.CreateAsync(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
             upstream.Connect(target); // UDP connect only fixes the peer: no packet leaves
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or Netlink.NetlinkException)
