@@ -1,0 +1,76 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using PortPublisher.Core.Api;
+using PortPublisher.Service.Publications;
+
+namespace PortPublisher.Service.Api;
+
+/// <summary>The native control API under /v1/: JSON in and out, errors as <c>{"message": …}</c> with a fitting status.</summary>
+internal static class ControlApi
+{
+    public static void Map(IEndpointRouteBuilder app, Func<HttpContext, bool> onControlSocket)
+    {
+        RouteGroupBuilder v1 = app.MapGroup("/v1").AddEndpointFilter(async (ctx, next) =>
+            onControlSocket(ctx.HttpContext) ? await next(ctx) : Results.NotFound());
+
+        v1.MapPost("/publications", async (HttpContext http, PublicationManager manager) =>
+        {
+            PublishRequest? request;
+            try
+            {
+                request = await JsonSerializer.DeserializeAsync(http.Request.Body, ApiJsonContext.Default.PublishRequest, http.RequestAborted);
+            }
+            catch (JsonException e)
+            {
+                return Error(HttpStatusCode.BadRequest, $"invalid request body: {e.Message}");
+            }
+
+            if (request is null)
+            {
+                return Error(HttpStatusCode.BadRequest, "empty request body");
+            }
+
+            return await Handle(async () =>
+            {
+                PublicationDto result = await manager.PublishAsync(request);
+                return Results.Json(result, ApiJsonContext.Default.PublicationDto, statusCode: request.DryRun ? 200 : 201);
+            });
+        });
+
+        v1.MapGet("/publications", (PublicationManager manager) =>
+            Results.Json(manager.Snapshot.ToList(), ApiJsonContext.Default.ListPublicationDto));
+
+        v1.MapGet("/publications/{name}", (string name, PublicationManager manager) => Handle(async () =>
+        {
+            PublicationDto? p = await manager.GetAsync(name);
+            return p is null ? Error(HttpStatusCode.NotFound, $"No such container: {name}") : Results.Json(p, ApiJsonContext.Default.PublicationDto);
+        }));
+
+        v1.MapDelete("/publications/{name}", (string name, PublicationManager manager) => Handle(async () =>
+            Results.Json(await manager.UnpublishAsync(name), ApiJsonContext.Default.PublicationDto)));
+
+        v1.MapGet("/status", (PublicationManager manager) => Results.Json(manager.Status(), ApiJsonContext.Default.StatusDto));
+    }
+
+    /// <summary>
+    /// <c>{"message": …}</c> with Content-Type exactly <c>application/json</c>: the docker CLI reads the message only then
+    /// (with a charset parameter it prints the raw body).
+    /// </summary>
+    public static IResult Error(HttpStatusCode status, string message) =>
+        Results.Json(new ErrorDto(message), ApiJsonContext.Default.ErrorDto, contentType: "application/json", statusCode: (int)status);
+
+    private static async Task<IResult> Handle(Func<Task<IResult>> action)
+    {
+        try
+        {
+            return await action();
+        }
+        catch (PublishException e)
+        {
+            return Error(e.Status, e.Message);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using PortPublisher.Service.Api;
+using PortPublisher.Service.Logging;
+using PortPublisher.Service.Metrics;
+using PortPublisher.Service.Options;
+using PortPublisher.Service.Publications;
+using Prometheus;
+
+// Socket completions run inline on the epoll threads: the relay's continuations are short non-blocking syscalls, and
+// the proxy benchmark (bench/README.md) measured 0.58x docker-proxy's CPU per GB this way against 1.03x without.
+// Must be set before the first socket exists; an explicit value in the environment wins.
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+{
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+}
+
+WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.Configuration.Sources.Clear();
+builder.Configuration
+    .AddJsonFile("/etc/portpublisher/portpublisher.json", optional: true, reloadOnChange: false)
+    .AddEnvironmentVariables("PORTPUBLISHER_")
+    .AddCommandLine(args, new Dictionary<string, string>
+    {
+        ["--socket"] = $"{PortPublisherOptions.Section}:Socket",
+        ["--socket-group"] = $"{PortPublisherOptions.Section}:SocketGroup",
+        ["--state-dir"] = $"{PortPublisherOptions.Section}:StateDir",
+        ["--metrics"] = $"{PortPublisherOptions.Section}:Metrics",
+        ["--mode"] = $"{PortPublisherOptions.Section}:Mode",
+        ["--dynamic-ports"] = $"{PortPublisherOptions.Section}:DynamicPorts",
+        ["--table"] = $"{PortPublisherOptions.Section}:Table",
+        ["--metrics-per-binding"] = $"{PortPublisherOptions.Section}:MetricsPerBinding",
+    });
+builder.Services.AddSystemd();
+builder.Services.AddOptions<PortPublisherOptions>().BindConfiguration(PortPublisherOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddSingleton<PublicationManager>();
+builder.Services.AddHostedService(sp => sp.GetRequiredService<PublicationManager>());
+builder.Services.AddSingleton<MetricsCollector>();
+builder.Logging.AddSimpleConsole(o =>
+{
+    o.SingleLine = true;
+    o.TimestampFormat = "HH:mm:ss.fff ";
+});
+
+PortPublisherOptions options = builder.Configuration.GetSection(PortPublisherOptions.Section).Get<PortPublisherOptions>() ?? new PortPublisherOptions();
+string? socketDir = Path.GetDirectoryName(options.Socket);
+if (!string.IsNullOrEmpty(socketDir))
+{
+    Directory.CreateDirectory(socketDir);
+}
+
+if (File.Exists(options.Socket))
+{
+    File.Delete(options.Socket); // a stale socket of a previous run; Kestrel cannot bind over it
+}
+
+IPEndPoint? metricsEndPoint = string.IsNullOrEmpty(options.Metrics) ? null : IPEndPoint.Parse(options.Metrics);
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.ListenUnixSocket(options.Socket);
+    if (metricsEndPoint is not null)
+    {
+        k.Listen(metricsEndPoint);
+    }
+});
+
+WebApplication app = builder.Build();
+
+// The control API answers only on the Unix socket (its permissions are the access control); metrics only on TCP.
+static bool OnControlSocket(HttpContext http) => http.Connection.LocalIpAddress is null;
+ControlApi.Map(app, OnControlSocket);
+DockerApi.Map(app, OnControlSocket);
+if (metricsEndPoint is not null)
+{
+    app.Services.GetRequiredService<MetricsCollector>().Register(Prometheus.Metrics.DefaultRegistry);
+    app.MapMetrics("/metrics").AddEndpointFilter(async (ctx, next) => OnControlSocket(ctx.HttpContext) ? Results.NotFound() : await next(ctx));
+}
+
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    // Mode 0660 and the configured group: who may publish ports is who may open this socket.
+    File.SetUnixFileMode(options.Socket, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+    if (!string.IsNullOrEmpty(options.SocketGroup))
+    {
+        System.Diagnostics.Process.Start("chgrp", [options.SocketGroup, options.Socket])?.WaitForExit();
+    }
+
+    ServiceLog.Listening(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PortPublisher"), options.Socket, metricsEndPoint?.ToString() ?? "off");
+});
+
+try
+{
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception e) when (e is InvalidDataException or OptionsValidationException)
+{
+    await Console.Error.WriteLineAsync($"portpublisherd: {e.Message}");
+    return 1;
+}

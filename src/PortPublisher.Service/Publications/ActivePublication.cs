@@ -1,0 +1,44 @@
+using PortPublisher.Core.Api;
+using PortPublisher.Core.Specs;
+using PortPublisher.Netlink;
+using PortPublisher.Proxy;
+using PortPublisher.Service.State;
+
+namespace PortPublisher.Service.Publications;
+
+/// <summary>A publication the service carries now.</summary>
+internal sealed class ActivePublication(string name, string netns, NetworkNamespace? ns, IReadOnlyList<string> specs, IReadOnlyList<string> warnings)
+{
+    public string Name { get; } = name;
+
+    /// <summary>The target as the user named it.</summary>
+    public string Netns { get; } = netns;
+
+    /// <summary>The open namespace (holding it keeps it alive); null for <c>host</c>.</summary>
+    public NetworkNamespace? Namespace { get; } = ns;
+
+    public NamespaceSocketFactory? Sockets { get; set; }
+
+    public IReadOnlyList<string> Specs { get; } = specs;
+
+    public IReadOnlyList<string> Warnings { get; } = warnings;
+
+    public List<ActiveBinding> Bindings { get; } = [];
+
+    public PublicationDto ToDto() => new(
+        Name,
+        Netns,
+        [.. Bindings.Select(b => b.Host.ToDto(b.CarrierName))],
+        Bindings.Count > 0 ? GoNet.FormatIP(Bindings[0].TargetIp) : null,
+        Warnings.Count > 0 ? Warnings : null);
+
+    public StoredPublication ToStored() => new(
+        Name,
+        Netns,
+        Namespace?.Path,
+        Namespace?.Identity.Device ?? 0,
+        Namespace?.Identity.Inode ?? 0,
+        Specs,
+        [.. Bindings.Select(b => new StoredBinding(GoNet.FormatIP(b.Host.HostIp), b.Host.HostPort, b.Host.Protocol.ToName(), b.Host.ContainerPort, b.CarrierName, GoNet.FormatIP(b.TargetIp)))],
+        Warnings.Count > 0 ? Warnings : null);
+}

@@ -1,0 +1,83 @@
+using System.Text.Json;
+
+namespace PortPublisher.Service.State;
+
+/// <summary>
+/// The state file under the state directory, written atomically: a temporary file is written and fsync'd, renamed
+/// over the old one, and the directory fsync'd, so a crash leaves either the old or the new state, never half of one.
+/// </summary>
+public sealed class StateStore
+{
+    public const string FileName = "state.json";
+
+    public StateStore(string directory)
+    {
+        Directory = directory;
+        PathName = Path.Combine(directory, FileName);
+    }
+
+    public string Directory { get; }
+
+    public string PathName { get; }
+
+    /// <summary>The saved state; an empty one when there is no file yet.</summary>
+    /// <exception cref="InvalidDataException">The file exists but cannot be read or understood; nothing is dropped silently.</exception>
+    public StateFile Load()
+    {
+        if (!File.Exists(PathName))
+        {
+            return new StateFile(StateFile.CurrentVersion, []);
+        }
+
+        try
+        {
+            byte[] bytes = File.ReadAllBytes(PathName);
+            StateFile? state = JsonSerializer.Deserialize(bytes, StateJsonContext.Default.StateFile);
+            if (state is null || state.Publications is null)
+            {
+                throw new InvalidDataException("the file holds no state object");
+            }
+
+            if (state.Version != StateFile.CurrentVersion)
+            {
+                throw new InvalidDataException($"state version {state.Version} is not {StateFile.CurrentVersion}");
+            }
+
+            return state;
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            throw new InvalidDataException($"cannot read state file {PathName}: {e.Message}. Fix or move it away; the service will not start and drop publications silently.", e);
+        }
+    }
+
+    public void Save(StateFile state)
+    {
+        System.IO.Directory.CreateDirectory(Directory);
+        string temp = PathName + ".tmp";
+        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(state, StateJsonContext.Default.StateFile);
+        using (FileStream f = new(temp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.WriteThrough))
+        {
+            f.Write(bytes);
+            f.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, PathName, overwrite: true);
+        FsyncDirectory(Directory);
+    }
+
+    /// <summary>fsync of the directory makes the rename itself durable.</summary>
+    private static unsafe void FsyncDirectory(string directory)
+    {
+        byte[] path = System.Text.Encoding.UTF8.GetBytes(directory + "\0");
+        fixed (byte* p = path)
+        {
+            int fd = Tmds.Linux.LibC.open(p, Tmds.Linux.LibC.O_RDONLY | Tmds.Linux.LibC.O_DIRECTORY | Tmds.Linux.LibC.O_CLOEXEC, 0);
+            if (fd >= 0)
+            {
+                _ = Tmds.Linux.LibC.fsync(fd);
+                _ = Tmds.Linux.LibC.close(fd);
+            }
+        }
+    }
+}
