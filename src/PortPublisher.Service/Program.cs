@@ -22,6 +22,10 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
     Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 }
 
+// Only metrics that lint clean with promtool: the adapters for .NET event counters and meters emit names with
+// _total/_count suffixes on gauges. Process metrics (CPU, memory, fds) stay.
+Prometheus.Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressProcessMetrics = false, SuppressEventCounters = true, SuppressMeters = true });
+
 WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.Sources.Clear();
 builder.Configuration

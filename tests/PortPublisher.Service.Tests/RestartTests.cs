@@ -1,0 +1,122 @@
+using System.Net;
+using System.Net.Sockets;
+using Xunit;
+using static PortPublisher.Service.Tests.Lab;
+using static PortPublisher.Service.Tests.Net;
+
+namespace PortPublisher.Service.Tests;
+
+/// <summary>Crashes, restarts and foreign edits of the ruleset; each test has its own lab.</summary>
+[Trait("Category", "Netns")]
+public sealed class RestartTests
+{
+    [Fact]
+    public async Task Kill9_DuringANatTransfer_TheTransferCompletesAndRestartRestoresEverything()
+    {
+        await using Lab lab = await Lab.StartAsync();
+        using var cts = new CancellationTokenSource();
+
+        // The container streams 2 MB slowly, so the transfer spans the crash and the restart.
+        using Socket streamer = PeerServer(lab.ContainerNs, ContainerV4, 80, cts.Token, async c =>
+        {
+            var chunk = new byte[20_000];
+            for (int i = 0; i < 100; i++)
+            {
+                await c.SendAsync(chunk);
+                await Task.Delay(30);
+            }
+
+            c.Shutdown(SocketShutdown.Both);
+        });
+        Assert.Equal(0, lab.Cli("publish", "web", "--netns", lab.Container, "-p", "8080:80", "-p", "53/udp").Code);
+        string portBefore = lab.Cli("port", "web").Stdout;
+
+        var ep = new IPEndPoint(IPAddress.Parse(HostV4), 8080);
+        using Socket client = lab.ClientNs.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        await client.ConnectAsync(ep);
+        Task<long> transfer = Task.Run(async () =>
+        {
+            var buffer = new byte[65536];
+            long total = 0;
+            int n;
+            while ((n = await client.ReceiveAsync(buffer)) > 0)
+            {
+                total += n;
+            }
+
+            return total;
+        });
+
+        await Task.Delay(500);
+        lab.StopService(kill: true);
+        Assert.Equal(2_000_000, await transfer.WaitAsync(TimeSpan.FromSeconds(20)));
+
+        await lab.StartServiceAsync();
+        Assert.Equal(portBefore, lab.Cli("port", "web").Stdout);
+        await Eventually(() => Task.FromResult(lab.Log.Contains("Restored 1 publications with 4 bindings; nftables in sync, kept", StringComparison.Ordinal)));
+        using var cts2 = new CancellationTokenSource(5000);
+        using Socket again = lab.ClientNs.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        await again.ConnectAsync(ep, cts2.Token);
+        Assert.True(await again.ReceiveAsync(new byte[10], cts2.Token) > 0);
+        await cts.CancelAsync();
+    }
+
+    [Fact]
+    public async Task NftFlushRuleset_TrafficRecoversWithinASecond()
+    {
+        await using Lab lab = await Lab.StartAsync();
+        using var cts = new CancellationTokenSource();
+        using Socket web = PeerServer(lab.ContainerNs, ContainerV4, 80, cts.Token);
+        Assert.Equal(0, lab.Cli("publish", "web", "--netns", lab.Container, "-p", "8080:80").Code);
+        Assert.Equal($"peer={ClientV4}", await AskTcp(lab.ClientNs, HostV4, 8080));
+
+        lab.InHost("nft flush ruleset");
+        TimeSpan took = await Eventually(async () =>
+        {
+            try
+            {
+                return await AskTcp(lab.ClientNs, HostV4, 8080, timeoutMs: 200) == $"peer={ClientV4}";
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            {
+                return false;
+            }
+        }, 3000);
+        Assert.True(took < TimeSpan.FromSeconds(1), $"recovered after {took}");
+        await Eventually(() => Task.FromResult(lab.Log.Contains("repaired in", StringComparison.Ordinal))); // the log is written asynchronously
+        await cts.CancelAsync();
+    }
+
+    [Fact]
+    public async Task CorruptState_RefusesToStartWithAClearMessage()
+    {
+        await using Lab lab = await Lab.StartAsync();
+        Assert.Equal(0, lab.Cli("publish", "web", "--netns", lab.Container, "-p", "8080:80").Code);
+        lab.StopService(kill: false);
+        File.WriteAllText(Path.Combine(lab.StateDir, "state.json"), "{ not json");
+        InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(() => lab.StartServiceAsync());
+        Assert.Contains("cannot read state file", e.Message, StringComparison.Ordinal);
+        Assert.Contains("will not start and drop publications silently", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Restart_DropsPublicationsWhoseNamespaceWasRecreated()
+    {
+        await using Lab lab = await Lab.StartAsync();
+        string ns = $"{lab.Id}r";
+        Sh($"ip netns add {ns} && ip -n {ns} link set lo up");
+        try
+        {
+            Assert.Equal(0, lab.Cli("publish", "old", "--netns", ns, "-p", "7700:80").Code);
+            lab.StopService(kill: true);
+            Sh($"ip netns del {ns} && ip netns add {ns}");
+            await lab.StartServiceAsync();
+            await Eventually(() => Task.FromResult(lab.Log.Contains("Dropped publication old on restore", StringComparison.Ordinal)));
+            Assert.Equal(1, lab.Cli("port", "old").Code);
+        }
+        finally
+        {
+            Run("ip", ["netns", "del", ns]);
+        }
+    }
+}
