@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test. Installs what the tests need first (root, Debian): nftables, iproute2, socat, conntrack.
+# Runs every test. Installs what the tests need first (root, Debian): nftables, iproute2, socat, conntrack, curl, promtool.
 # Prints a closing line "N passed, N failed, N skipped" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in nft:nftables ip:iproute2 socat:socat conntrack:conntrack; do
+for pair in nft:nftables ip:iproute2 socat:socat conntrack:conntrack curl:curl promtool:prometheus; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
