@@ -11,8 +11,13 @@ done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing: ${need[*]}"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null \
-      || { echo "apt-get install ${need[*]} failed" >&2; exit 1; }
+    # Packages such as prometheus would start their daemons on install; tests need only their tools.
+    blocker=/usr/sbin/policy-rc.d
+    [ -e "$blocker" ] || { printf '#!/bin/sh\nexit 101\n' > "$blocker"; chmod +x "$blocker"; made_blocker=1; }
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    rc=$?
+    [ -n "${made_blocker:-}" ] && rm -f "$blocker"
+    [ $rc -eq 0 ] || { echo "apt-get install ${need[*]} failed" >&2; exit 1; }
   else
     echo "missing ${need[*]} (not root or no apt-get): kernel tests will be skipped with a reason" >&2
   fi

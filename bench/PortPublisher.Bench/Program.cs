@@ -4,6 +4,7 @@ using PortPublisher.Bench;
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- nat-program [rounds] [max bindings for the one-nft-per-binding column]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- connection-cost [connections] [rounds]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- proxy-compare PATH/TO/docker-proxy [rounds] [held connections]
+//   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- publish-range Release [rounds]
 string mode = args.Length > 0 ? args[0] : "nat-program";
 switch (mode)
 {
@@ -14,6 +15,12 @@ switch (mode)
         await ConnectionCostBench.Run(
             connections: args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000,
             rounds: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5);
+        break;
+    case "publish-range":
+        PublishRangeBench.Run(
+            configuration: args.Length > 1 ? args[1] : "Release",
+            rounds: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3,
+            spec: args.Length > 3 ? args[3] : "0.0.0.0:20000-29999:20000-29999");
         break;
     case "proxy-serve":
         return await ProxyServe.Run(args);

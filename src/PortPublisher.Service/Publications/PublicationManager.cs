@@ -299,7 +299,7 @@ internal sealed class PublicationManager : IHostedLifecycleService, IAsyncDispos
 
             StartProxies(publication);
             RefreshSnapshot();
-            ServiceLog.Published(_logger, name, publication.Netns, string.Join(", ", publication.Bindings.Select(b => $"{b.Host}({b.CarrierName})")));
+            ServiceLog.Published(_logger, name, publication.Netns, Summary(publication.Bindings));
             return publication.ToDto();
         }
         catch (Exception e)
@@ -786,6 +786,15 @@ internal sealed class PublicationManager : IHostedLifecycleService, IAsyncDispos
     {
         Snapshot = [.. _publications.Values.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => p.ToDto())];
         PortPublisherMetrics.Publications.Set(Snapshot.Length);
+    }
+
+    /// <summary>Up to 8 bindings by name, then counts: a 10,000-port range must not write a 10,000-item log line.</summary>
+    private static string Summary(List<ActiveBinding> bindings)
+    {
+        string first = string.Join(", ", bindings.Take(8).Select(b => $"{b.Host}({b.CarrierName})"));
+        return bindings.Count <= 8
+            ? first
+            : $"{first}, … {bindings.Count} in all ({bindings.Count(b => b.Carrier == Carrier.Nat)} nat, {bindings.Count(b => b.Carrier == Carrier.Proxy)} proxy)";
     }
 
     private static PortRange ParseRange(string text)

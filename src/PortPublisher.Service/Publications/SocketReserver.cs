@@ -26,7 +26,22 @@ internal sealed class SocketReserver(Func<HostBinding, string> describe) : IHost
                 continue; // the kernel's SCTP sockets are not reserved (as with podman); the allocator still tracks the port
             }
 
-            Socket s = Create(b);
+            Socket s;
+            try
+            {
+                s = Create(b);
+            }
+            catch (SocketException e)
+            {
+                foreach ((_, Socket m) in made)
+                {
+                    m.Dispose();
+                }
+
+                // One socket per binding holds its port (as Docker does): large ranges need a large RLIMIT_NOFILE.
+                throw new PortAllocationException($"cannot reserve host port for {describe(b)}: {e.Message} (raise the service's open-file limit, LimitNOFILE)");
+            }
+
             try
             {
                 s.Bind(new IPEndPoint(b.HostIp, b.HostPort));
