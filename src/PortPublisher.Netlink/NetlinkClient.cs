@@ -2,7 +2,7 @@ using PortPublisher.Netlink.Interop;
 
 namespace PortPublisher.Netlink;
 
-/// <summary>Plain request/response and dumps over one netlink socket (rtnetlink, ctnetlink). Not thread-safe.</summary>
+/// <summary>Plain request/response and dumps over one netlink socket (rtnetlink, ctnetlink, nf_tables reads). Not thread-safe.</summary>
 internal sealed class NetlinkClient : IDisposable
 {
     private const int TimeoutMs = 5000;
@@ -20,16 +20,16 @@ internal sealed class NetlinkClient : IDisposable
     }
 
     /// <summary>A dump: every reply message's type and payload (after the 16-byte header), until NLMSG_DONE.</summary>
-    public List<(ushort Type, byte[] Payload)> Dump(ushort type, Action<NetlinkWriter> body, string operation) =>
+    public List<NetlinkReply> Dump(ushort type, Action<NetlinkWriter> body, string operation) =>
         Exchange(type, LinuxNetlink.NLM_F_REQUEST | LinuxNetlink.NLM_F_DUMP, body, operation, untilDone: true);
 
     /// <summary>A request answered by messages and/or an ack; errors throw, with the errno.</summary>
-    public List<(ushort Type, byte[] Payload)> Request(ushort type, ushort flags, Action<NetlinkWriter> body, string operation) =>
+    public List<NetlinkReply> Request(ushort type, ushort flags, Action<NetlinkWriter> body, string operation) =>
         Exchange(type, (ushort)(LinuxNetlink.NLM_F_REQUEST | LinuxNetlink.NLM_F_ACK | flags), body, operation, untilDone: false);
 
     public void Dispose() => _socket.Dispose();
 
-    private List<(ushort, byte[])> Exchange(ushort type, ushort flags, Action<NetlinkWriter> body, string operation, bool untilDone)
+    private List<NetlinkReply> Exchange(ushort type, ushort flags, Action<NetlinkWriter> body, string operation, bool untilDone)
     {
         uint seq = ++_seq;
         _writer.Reset();
@@ -38,7 +38,7 @@ internal sealed class NetlinkClient : IDisposable
         _writer.EndMessage(start);
         _socket.Send(_writer.WrittenSpan, operation);
 
-        var result = new List<(ushort, byte[])>();
+        var result = new List<NetlinkReply>();
         while (true)
         {
             int n = _socket.Receive(_receive, TimeoutMs);
@@ -77,7 +77,7 @@ internal sealed class NetlinkClient : IDisposable
                     continue;
                 }
 
-                result.Add((m.Type, m.Payload.ToArray()));
+                result.Add(new NetlinkReply(m.Type, m.Flags, m.Payload.ToArray()));
             }
 
             if (reader.Error)

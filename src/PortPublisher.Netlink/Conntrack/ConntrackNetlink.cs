@@ -40,7 +40,7 @@ public sealed class ConntrackNetlink : IDisposable
         foreach (byte family in new[] { NfNetlink.NFPROTO_IPV4, NfNetlink.NFPROTO_IPV6 })
         {
             var victims = new List<(byte[] Tuple, byte[]? Zone)>();
-            foreach ((ushort _, byte[] p) in _client.Dump(Type(IPCTNL_MSG_CT_GET), w => w.WriteNfGenMsg(family), "list conntrack"))
+            foreach ((_, _, byte[] p) in _client.Dump(Type(IPCTNL_MSG_CT_GET), w => w.WriteNfGenMsg(family), "list conntrack"))
             {
                 if (p.Length < NfNetlink.NFGENMSG_LEN)
                 {

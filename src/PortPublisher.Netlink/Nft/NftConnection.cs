@@ -17,6 +17,7 @@ internal sealed class NftConnection : IDisposable
     private const int ReplyTimeoutMs = 5000;
 
     private readonly NetlinkSocket _socket;
+    private readonly NetlinkClient _reader;
     private readonly NetlinkWriter _writer = new(16 * 1024);
     private readonly byte[] _receive = new byte[ReceiveBufferSize];
     private uint _seq = (uint)Environment.TickCount;
@@ -30,6 +31,9 @@ internal sealed class NftConnection : IDisposable
         _socket.SetOption(LinuxNetlink.SOL_NETLINK, LinuxNetlink.NETLINK_CAP_ACK, 1);
         _rcvbuf = _socket.GetOption(LinuxNetlink.SOL_SOCKET, LinuxNetlink.SO_RCVBUF);
         _sndbuf = _socket.GetOption(LinuxNetlink.SOL_SOCKET, LinuxNetlink.SO_SNDBUF);
+
+        // Reads (generation, dumps) go over a socket of their own, so commits and reads never mix replies.
+        _reader = new NetlinkClient(LinuxNetlink.NETLINK_NETFILTER, ns);
     }
 
     /// <summary>Our port id: events caused by our own batches carry it.</summary>
@@ -129,41 +133,16 @@ internal sealed class NftConnection : IDisposable
     /// <summary>The ruleset generation (<c>NFT_MSG_GETGEN</c>): every committed batch adds one.</summary>
     public uint GetGeneration()
     {
-        uint seq = NextSeq();
-        _writer.Reset();
-        int start = _writer.BeginMessage((ushort)((NfNetlink.NFNL_SUBSYS_NFTABLES << 8) | NfTables.NFT_MSG_GETGEN), LinuxNetlink.NLM_F_REQUEST, seq);
-        _writer.WriteNfGenMsg(NfNetlink.NFPROTO_UNSPEC);
-        _writer.EndMessage(start);
-        _socket.Send(_writer.WrittenSpan, "getgen");
-        while (true)
+        foreach (NetlinkReply r in _reader.Request(NftType(NfTables.NFT_MSG_GETGEN), 0, w => w.WriteNfGenMsg(NfNetlink.NFPROTO_UNSPEC), "getgen"))
         {
-            int n = _socket.Receive(_receive, ReplyTimeoutMs);
-            if (n == 0)
+            if (r.Type == NftType(NfTables.NFT_MSG_NEWGEN) && r.Payload.Length >= NfNetlink.NFGENMSG_LEN
+                && NetlinkAttributeReader.TryFind(r.Payload.AsSpan(NfNetlink.NFGENMSG_LEN), NfTables.NFTA_GEN_ID, out NetlinkAttribute id))
             {
-                throw new NetlinkException(110, "getgen: no reply");
-            }
-
-            var reader = new NetlinkMessageReader(_receive.AsSpan(0, n));
-            while (reader.MoveNext())
-            {
-                NetlinkMessage m = reader.Current;
-                if (m.Seq != seq)
-                {
-                    continue;
-                }
-
-                if (m.Type == LinuxNetlink.NLMSG_ERROR)
-                {
-                    (int errno, _, int offset) = ParseError(m);
-                    throw new NetlinkException(errno, "getgen", offset, seq);
-                }
-
-                if (m.Type == NftType(NfTables.NFT_MSG_NEWGEN) && NetlinkAttributeReader.TryFind(m.Payload[NfNetlink.NFGENMSG_LEN..], NfTables.NFTA_GEN_ID, out NetlinkAttribute id))
-                {
-                    return id.GetUInt32BigEndian();
-                }
+                return id.GetUInt32BigEndian();
             }
         }
+
+        throw new NetlinkProtocolException("getgen: no NEWGEN in the reply");
     }
 
     /// <summary>
@@ -189,62 +168,33 @@ internal sealed class NftConnection : IDisposable
         }
     }
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        _socket.Dispose();
+        _reader.Dispose();
+    }
 
     private List<byte[]>? TryDumpOnce(ushort msg, byte family, Action<NetlinkWriter>? filter, string operation, uint generation)
     {
-        uint seq = NextSeq();
-        _writer.Reset();
-        int start = _writer.BeginMessage(NftType(msg), LinuxNetlink.NLM_F_REQUEST | LinuxNetlink.NLM_F_DUMP, seq);
-        _writer.WriteNfGenMsg(family);
-        filter?.Invoke(_writer);
-        _writer.EndMessage(start);
-        _socket.Send(_writer.WrittenSpan, operation);
-
         var result = new List<byte[]>();
         bool consistent = true;
-        while (true)
+        foreach (NetlinkReply r in _reader.Dump(NftType(msg), w =>
         {
-            int n = _socket.Receive(_receive, ReplyTimeoutMs);
-            if (n == 0)
+            w.WriteNfGenMsg(family);
+            filter?.Invoke(w);
+        }, operation))
+        {
+            // Every part of a consistent dump carries the generation it started in, and none is marked interrupted.
+            if ((r.Flags & LinuxNetlink.NLM_F_DUMP_INTR) != 0 || r.Payload.Length < NfNetlink.NFGENMSG_LEN
+                || BinaryPrimitives.ReadUInt16BigEndian(r.Payload.AsSpan(2)) != (ushort)generation)
             {
-                throw new NetlinkException(110, $"{operation}: dump did not finish");
+                consistent = false;
             }
 
-            var reader = new NetlinkMessageReader(_receive.AsSpan(0, n));
-            while (reader.MoveNext())
-            {
-                NetlinkMessage m = reader.Current;
-                if (m.Seq != seq)
-                {
-                    continue;
-                }
-
-                if (m.Type == LinuxNetlink.NLMSG_DONE)
-                {
-                    return consistent ? result : null;
-                }
-
-                if (m.Type == LinuxNetlink.NLMSG_ERROR)
-                {
-                    (int errno, _, int offset) = ParseError(m);
-                    if (errno == 0)
-                    {
-                        continue;
-                    }
-
-                    throw new NetlinkException(errno, operation, offset, seq);
-                }
-
-                if ((m.Flags & LinuxNetlink.NLM_F_DUMP_INTR) != 0 || m.Payload.Length < NfNetlink.NFGENMSG_LEN
-                    || BinaryPrimitives.ReadUInt16BigEndian(m.Payload[2..]) != (ushort)generation)
-                {
-                    consistent = false;
-                }
-
-                result.Add(m.Payload[NfNetlink.NFGENMSG_LEN..].ToArray());
-            }
+            result.Add(r.Payload[NfNetlink.NFGENMSG_LEN..]);
         }
+
+        return consistent ? result : null;
     }
 
     private static ushort NftType(ushort msg) => (ushort)((NfNetlink.NFNL_SUBSYS_NFTABLES << 8) | msg);

@@ -36,7 +36,7 @@ public sealed class RouteNetlink : IDisposable
     public IReadOnlyDictionary<int, string> GetInterfaces()
     {
         var result = new Dictionary<int, string>();
-        foreach ((ushort type, byte[] p) in _client.Dump(RTM_GETLINK, w => w.WriteRaw(new byte[16]), "list links"))
+        foreach ((ushort type, _, byte[] p) in _client.Dump(RTM_GETLINK, w => w.WriteRaw(new byte[16]), "list links"))
         {
             if (type != RTM_NEWLINK || p.Length < 16)
             {
@@ -58,7 +58,7 @@ public sealed class RouteNetlink : IDisposable
     {
         IReadOnlyDictionary<int, string> names = GetInterfaces();
         var result = new List<InterfaceAddress>();
-        foreach ((ushort type, byte[] p) in _client.Dump(RTM_GETADDR, w => w.WriteRaw([AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0]), "list addresses"))
+        foreach ((ushort type, _, byte[] p) in _client.Dump(RTM_GETADDR, w => w.WriteRaw([AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0]), "list addresses"))
         {
             if (type != RTM_NEWADDR || p.Length < 8)
             {
@@ -103,7 +103,7 @@ public sealed class RouteNetlink : IDisposable
         ArgumentNullException.ThrowIfNull(destination);
         bool v6 = destination.AddressFamily == AddressFamily.InterNetworkV6;
         byte[] dst = destination.GetAddressBytes();
-        List<(ushort Type, byte[] Payload)> replies;
+        List<NetlinkReply> replies;
         try
         {
             replies = _client.Request(RTM_GETROUTE, 0, w =>
@@ -118,7 +118,7 @@ public sealed class RouteNetlink : IDisposable
             return null; // ENETUNREACH, EHOSTUNREACH, EINVAL (e.g. IPv6 disabled)
         }
 
-        foreach ((ushort type, byte[] p) in replies)
+        foreach ((ushort type, _, byte[] p) in replies)
         {
             if (type != RTM_NEWROUTE || p.Length < 12)
             {
