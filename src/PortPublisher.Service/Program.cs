@@ -47,6 +47,7 @@ builder.Services.AddOptions<PortPublisherOptions>().BindConfiguration(PortPublis
 builder.Services.AddSingleton<PublicationManager>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<PublicationManager>());
 builder.Services.AddSingleton<MetricsCollector>();
+builder.Services.AddHostedService<SystemdWatchdog>();
 builder.Logging.AddSimpleConsole(o =>
 {
     o.SingleLine = true;

@@ -53,6 +53,8 @@ public sealed class Lab : IAsyncDisposable
 
     public string Log => File.Exists(Path.Combine(Dir, "service.log")) ? File.ReadAllText(Path.Combine(Dir, "service.log")) : string.Empty;
 
+    public static string RepoRoot => s_root;
+
     public static string Configuration => new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
 
     public static string ServiceDll => Path.Combine(s_root, "src", "PortPublisher.Service", "bin", Configuration, "net10.0", "portpublisherd.dll");

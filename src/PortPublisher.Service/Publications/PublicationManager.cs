@@ -77,6 +77,9 @@ internal sealed class PublicationManager : IHostedLifecycleService, IAsyncDispos
 
     public Task<PublicationDto> UnpublishAsync(string name) => Run(() => Unpublish(name));
 
+    /// <summary>Completes when the command queue has reached this point: the writer is alive.</summary>
+    public Task<bool> PingAsync() => Run(() => true);
+
     public Task<PublicationDto?> GetAsync(string name) => Run(() => _publications.TryGetValue(name, out ActivePublication? p) ? p.ToDto() : null);
 
     public async Task StartingAsync(CancellationToken cancellationToken)
