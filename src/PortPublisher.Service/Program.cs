@@ -47,7 +47,7 @@ builder.Services.AddOptions<PortPublisherOptions>().BindConfiguration(PortPublis
 builder.Services.AddSingleton<PublicationManager>();
 builder.Services.AddHostedService(sp => sp.GetRequiredService<PublicationManager>());
 builder.Services.AddSingleton<MetricsCollector>();
-builder.Services.AddHostedService<SystemdWatchdog>();
+builder.Services.AddHostedService(sp => new SystemdWatchdog(sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>(), sp.GetRequiredService<PublicationManager>()));
 builder.Logging.AddSimpleConsole(o =>
 {
     o.SingleLine = true;

@@ -7,12 +7,13 @@ namespace PortPublisher.Service.Publications;
 /// <summary>
 /// Sends WATCHDOG=1 at half the interval systemd asks for (WatchdogSec= sets WATCHDOG_USEC), but only after a no-op
 /// command went through the publication manager's queue: a wedged writer stops the pings and systemd restarts us.
+/// Outside systemd there is no notifier and nothing to do.
 /// </summary>
-internal sealed class SystemdWatchdog(ISystemdNotifier notifier, PublicationManager manager) : BackgroundService
+internal sealed class SystemdWatchdog(ISystemdNotifier? notifier, PublicationManager manager) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!notifier.IsEnabled
+        if (notifier is null || !notifier.IsEnabled
             || !long.TryParse(Environment.GetEnvironmentVariable("WATCHDOG_USEC"), NumberStyles.None, CultureInfo.InvariantCulture, out long usec)
             || usec <= 0)
         {
