@@ -85,8 +85,10 @@ public static class DockerPortFormatter
             return new CommandOutput(string.Empty, string.Empty, 0);
         }
 
-        lines.Sort(NaturalOrder.Instance);
-        return new CommandOutput(string.Join('\n', lines) + "\n", string.Empty, 0);
+        // Compare UTF-8 bytes as the Go code does, encoding each line once rather than in every comparison.
+        var keyed = lines.Select(l => (Line: l, Bytes: System.Text.Encoding.UTF8.GetBytes(l))).ToList();
+        keyed.Sort(static (a, b) => NaturalOrder.Less(a.Bytes, b.Bytes) ? -1 : NaturalOrder.Less(b.Bytes, a.Bytes) ? 1 : 0);
+        return new CommandOutput(string.Join('\n', keyed.Select(k => k.Line)) + "\n", string.Empty, 0);
     }
 
     private static CommandOutput FormatLegacy(string container, List<KeyValuePair<string, IReadOnlyList<PortBindingView>?>> ports, string? port)

@@ -47,6 +47,7 @@ internal sealed class PublicationManager : IHostedLifecycleService, IAsyncDispos
     private Timer? _namespaceTimer;
     private Task? _loop;
     private int _repairQueued;
+    private int _disposed;
     private ImmutableHashSet<string> _localnetInterfaces = [];
 
     public PublicationManager(IOptions<PortPublisherOptions> options, ILogger<PublicationManager> logger, ILoggerFactory loggers)
@@ -123,6 +124,12 @@ internal sealed class PublicationManager : IHostedLifecycleService, IAsyncDispos
 
     public async ValueTask DisposeAsync()
     {
+        // Called by the host when it stops and again by the container that owns the singleton.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _commands.Writer.TryComplete();
         if (_loop is not null)
         {
