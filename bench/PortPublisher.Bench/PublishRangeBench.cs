@@ -41,7 +41,18 @@ internal static class PublishRangeBench
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
             })!;
-            service.OutputDataReceived += (_, _) => { };
+            var serviceMs = new List<double>();
+            service.OutputDataReceived += (_, e) =>
+            {
+                System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(e.Data ?? string.Empty, @"Published range in \S+ \(([\d.]+) ms\)");
+                if (m.Success)
+                {
+                    lock (serviceMs)
+                    {
+                        serviceMs.Add(double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture));
+                    }
+                }
+            };
             service.ErrorDataReceived += (_, _) => { };
             service.BeginOutputReadLine();
             service.BeginErrorReadLine();
@@ -106,6 +117,7 @@ internal static class PublishRangeBench
             Console.WriteLine("| step | median ms |");
             Console.WriteLine("| --- | ---: |");
             Console.WriteLine($"| `portpublisher publish range -p {spec}` ({expected:N0} NAT bindings, CLI → service → kernel) | {Median(publish):F0} |");
+            Console.WriteLine($"| … of which inside the service (parse, allocate, reserve, persist, transaction) | {(serviceMs.Count > 0 ? Median(serviceMs) : double.NaN):F0} |");
             Console.WriteLine($"| `portpublisher unpublish range` | {Median(unpublish):F0} |");
             Console.WriteLine($"| `nft -f` of the same {expected:N0} map elements (process included) | {Median(nft):F0} |");
             Console.WriteLine();

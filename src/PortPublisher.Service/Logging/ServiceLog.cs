@@ -5,8 +5,8 @@ namespace PortPublisher.Service.Logging;
 /// <summary>Service log events, IDs 1000–1099. Publish and unpublish are Information.</summary>
 internal static partial class ServiceLog
 {
-    [LoggerMessage(1000, LogLevel.Information, "Published {Name} in {Netns}: {Bindings}")]
-    public static partial void Published(ILogger logger, string name, string netns, string bindings);
+    [LoggerMessage(1000, LogLevel.Information, "Published {Name} in {Netns} ({Milliseconds} ms): {Bindings}")]
+    public static partial void Published(ILogger logger, string name, string netns, double milliseconds, string bindings);
 
     [LoggerMessage(1001, LogLevel.Information, "Unpublished {Name}")]
     public static partial void Unpublished(ILogger logger, string name);

@@ -16,7 +16,7 @@ internal sealed class ActiveBinding(HostBinding host, Carrier carrier, IPAddress
     public IPAddress TargetIp { get; } = targetIp;
 
     /// <summary>NAT: the bound (not listening) socket that keeps the port ours, as Docker's daemon keeps it.</summary>
-    public Socket? Reservation { get; set; }
+    public SafeSocketHandle? Reservation { get; set; }
 
     /// <summary>Proxy: the running binding (it owns the listening socket).</summary>
     public ProxyBinding? Proxy { get; set; }

@@ -309,7 +309,7 @@ internal sealed class PublicationManager : IHostedLifecycleService, IAsyncDispos
 
             StartProxies(publication);
             RefreshSnapshot();
-            ServiceLog.Published(_logger, name, publication.Netns, Summary(publication.Bindings));
+            ServiceLog.Published(_logger, name, publication.Netns, Math.Round(sw.Elapsed.TotalMilliseconds, 1), Summary(publication.Bindings));
             return publication.ToDto();
         }
         catch (Exception e)
@@ -369,7 +369,6 @@ internal sealed class PublicationManager : IHostedLifecycleService, IAsyncDispos
                 }
             }
 
-            _ = sw;
         }
     }
 
@@ -528,7 +527,7 @@ internal sealed class PublicationManager : IHostedLifecycleService, IAsyncDispos
         foreach (ActiveBinding b in p.Bindings.Where(b => b.Carrier == Carrier.Proxy))
         {
             p.Sockets ??= new NamespaceSocketFactory(p.Namespace!);
-            Socket listener = b.Reservation ?? throw new InvalidOperationException($"{b.Host}: no reserved socket");
+            var listener = new Socket(b.Reservation ?? throw new InvalidOperationException($"{b.Host}: no reserved socket"));
             b.Reservation = null;
             b.Proxy = _proxy.Start(listener, new ProxyTarget(new IPEndPoint(b.TargetIp, b.Host.ContainerPort), p.Sockets));
         }
@@ -653,20 +652,10 @@ internal sealed class PublicationManager : IHostedLifecycleService, IAsyncDispos
 
             _allocator.Restore(hosts);
             allocated = true;
+            var reserver = new SocketReserver(b => b.ToString());
             foreach (ActiveBinding b in p.Bindings.Where(b => b.Host.Protocol != Protocol.Sctp))
             {
-                Socket s = SocketReserver.Create(b.Host);
-                try
-                {
-                    s.Bind(new IPEndPoint(b.Host.HostIp, b.Host.HostPort));
-                }
-                catch
-                {
-                    s.Dispose();
-                    throw;
-                }
-
-                b.Reservation = s;
+                b.Reservation = reserver.BindOne(b.Host);
             }
 
             StartProxies(p);
