@@ -1,5 +1,7 @@
 using Xunit;
+using PortPublisher.TestKit;
 using static PortPublisher.Service.Tests.Net;
+using static PortPublisher.TestKit.Shell;
 
 namespace PortPublisher.Service.Tests;
 

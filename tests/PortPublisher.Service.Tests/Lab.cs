@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using PortPublisher.Netlink;
+using PortPublisher.TestKit;
 using static PortPublisher.Service.Tests.Net;
+using static PortPublisher.TestKit.Shell;
 
 namespace PortPublisher.Service.Tests;
 
@@ -11,31 +13,28 @@ namespace PortPublisher.Service.Tests;
 /// </summary>
 public sealed class Lab : IAsyncDisposable
 {
-    public const string HostV4 = "192.0.2.1";
-    public const string ClientV4 = "192.0.2.2";
-    public const string HostToContainerV4 = "10.99.0.1";
-    public const string ContainerV4 = "10.99.0.2";
+    public const string HostV4 = ThreeNamespaces.HostV4;
+    public const string ClientV4 = ThreeNamespaces.ClientV4;
+    public const string HostToContainerV4 = ThreeNamespaces.HostToContainerV4;
+    public const string ContainerV4 = ThreeNamespaces.ContainerV4;
 
     private static readonly string s_root = FindRepoRoot();
-    private readonly List<NetworkNamespace> _handles = [];
+    private readonly ThreeNamespaces _ns;
     private Process? _service;
 
-    private Lab(string id)
+    private Lab(ThreeNamespaces ns)
     {
-        Id = id;
-        Host = $"{id}h";
-        Container = $"{id}c";
-        Client = $"{id}x";
+        _ns = ns;
         Dir = Directory.CreateTempSubdirectory("pp-e2e-").FullName;
     }
 
-    public string Id { get; }
+    public string Id => _ns.Id;
 
-    public string Host { get; }
+    public string Host => _ns.Host;
 
-    public string Container { get; }
+    public string Container => _ns.Container;
 
-    public string Client { get; }
+    public string Client => _ns.Client;
 
     public string Dir { get; }
 
@@ -45,11 +44,11 @@ public sealed class Lab : IAsyncDisposable
 
     public int MetricsPort { get; } = 20000 + Random.Shared.Next(10000);
 
-    public NetworkNamespace HostNs { get; private set; } = null!;
+    public NetworkNamespace HostNs => _ns.HostNs;
 
-    public NetworkNamespace ContainerNs { get; private set; } = null!;
+    public NetworkNamespace ContainerNs => _ns.ContainerNs;
 
-    public NetworkNamespace ClientNs { get; private set; } = null!;
+    public NetworkNamespace ClientNs => _ns.ClientNs;
 
     public string Log => File.Exists(Path.Combine(Dir, "service.log")) ? File.ReadAllText(Path.Combine(Dir, "service.log")) : string.Empty;
 
@@ -64,10 +63,11 @@ public sealed class Lab : IAsyncDisposable
     public static async Task<Lab> StartAsync(params string[] serviceArgs)
     {
         RequireRoot();
-        var lab = new Lab($"pp{Random.Shared.Next(0x1000000):x6}");
+
+        // An IPv4-only container, as on Docker's default bridge: [::] bindings then go through the proxy.
+        var lab = new Lab(ThreeNamespaces.Create(containerIPv6: false, forwarding: false)); // the service sets the sysctls it needs
         try
         {
-            lab.Build();
             await lab.StartServiceAsync(serviceArgs);
             return lab;
         }
@@ -123,19 +123,7 @@ public sealed class Lab : IAsyncDisposable
     {
         StopService(kill: true);
         _service?.Dispose();
-        foreach (NetworkNamespace n in _handles)
-        {
-            n.Dispose();
-        }
-
-        foreach (string ns in new[] { Host, Container, Client })
-        {
-            if (File.Exists(Path.Combine(NetworkNamespace.NetnsRunDir, ns)))
-            {
-                Run("/bin/sh", ["-c", $"ip netns pids {ns} | xargs -r kill -9; ip netns del {ns}"]);
-            }
-        }
-
+        _ns.Dispose();
         await Task.Yield();
         try
         {
@@ -146,31 +134,8 @@ public sealed class Lab : IAsyncDisposable
         }
     }
 
-    private void Build()
-    {
-        string h = Host, c = Container, x = Client;
-        foreach (string ns in new[] { h, c, x })
-        {
-            Sh($"ip netns add {ns} && ip -n {ns} link set lo up");
-            Sh($"ip netns exec {ns} sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0");
-        }
-
-        Sh($"ip -n {h} link add vh0 type veth peer name vc0 netns {c}");
-        Sh($"ip -n {h} link add vx0 type veth peer name vx1 netns {x}");
-        Sh($"ip -n {h} addr add {HostToContainerV4}/24 dev vh0 && ip -n {h} addr add {HostV4}/24 dev vx0 && ip -n {h} link set vh0 up && ip -n {h} link set vx0 up");
-        Sh($"ip -n {c} addr add {ContainerV4}/24 dev vc0 && ip -n {c} link set vc0 up && ip -n {c} route add default via {HostToContainerV4}");
-        Sh($"ip -n {x} addr add {ClientV4}/24 dev vx1 && ip -n {x} link set vx1 up && ip -n {x} route add default via {HostV4}");
-        HostNs = Open(h);
-        ContainerNs = Open(c);
-        ClientNs = Open(x);
-    }
-
-    private NetworkNamespace Open(string name)
-    {
-        NetworkNamespace ns = NetworkNamespace.Open(name);
-        _handles.Add(ns);
-        return ns;
-    }
+    /// <summary>Another namespace with the lab's prefix (lo up), deleted with the lab.</summary>
+    public string AddNamespace(string suffix) => _ns.AddNamespace(suffix);
 
     private static string FindRepoRoot()
     {

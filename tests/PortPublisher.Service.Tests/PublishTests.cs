@@ -3,7 +3,9 @@ using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Xunit;
 using static PortPublisher.Service.Tests.Lab;
+using PortPublisher.TestKit;
 using static PortPublisher.Service.Tests.Net;
+using static PortPublisher.TestKit.Shell;
 
 namespace PortPublisher.Service.Tests;
 
@@ -32,8 +34,8 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
     public async Task ReferenceScenarios_ReachTheContainerFromEverywhereAndPortPrintsThem()
     {
         Lab lab = L;
-        using Socket web = PeerServer(lab.ContainerNs, ContainerV4, 80, _cts.Token);
-        using Socket dns = UdpPeerServer(lab.ContainerNs, ContainerV4, 53, _cts.Token);
+        using Peer web = Peer.TcpServer(lab.ContainerNs, ContainerV4, 80);
+        using Peer dns = Peer.UdpServer(lab.ContainerNs, ContainerV4, 53);
         (int code, string stdout, string stderr) = lab.Cli("publish", "ref", "--netns", lab.Container,
             "-p", "80", "-p", "8080:80", "-p", $"{HostV4}::80", "-p", $"{HostV4}:8081:80", "-p", "127.0.0.1:8082:80", "-p", "9000-9001:80", "-p", "5353:53/udp");
         Assert.True(code == 0, stderr + lab.Log);
@@ -53,16 +55,16 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
         // An external client keeps its address through NAT, on every binding.
         foreach (int p in new[] { dynamic, 8080, specificDynamic, 8081, 9000 })
         {
-            Assert.Equal($"peer={ClientV4}", await AskTcp(lab.ClientNs, HostV4, p));
+            Assert.Equal($"peer={ClientV4}", await Peer.AskTcp(lab.ClientNs, HostV4, p));
         }
 
-        Assert.Equal($"peer={ClientV4}", await AskUdp(lab.ClientNs, HostV4, 5353));
+        Assert.Equal($"peer={ClientV4}", await Peer.AskUdp(lab.ClientNs, HostV4, 5353));
 
         // From the host itself, from 127.0.0.1 (a loopback-bound port), and hairpin from the container.
-        Assert.Equal($"peer={HostV4}", await AskTcp(lab.HostNs, HostV4, 8080));
-        Assert.Equal($"peer={HostToContainerV4}", await AskTcp(lab.HostNs, "127.0.0.1", 8082));
-        Assert.Equal($"peer={HostToContainerV4}", await AskTcp(lab.HostNs, "127.0.0.1", 8080));
-        Assert.Equal($"peer={HostToContainerV4}", await AskTcp(lab.ContainerNs, HostV4, 8080));
+        Assert.Equal($"peer={HostV4}", await Peer.AskTcp(lab.HostNs, HostV4, 8080));
+        Assert.Equal($"peer={HostToContainerV4}", await Peer.AskTcp(lab.HostNs, "127.0.0.1", 8082));
+        Assert.Equal($"peer={HostToContainerV4}", await Peer.AskTcp(lab.HostNs, "127.0.0.1", 8080));
+        Assert.Equal($"peer={HostToContainerV4}", await Peer.AskTcp(lab.ContainerNs, HostV4, 8080));
 
         // The loopback-bound port is not reachable from outside (the loopback guard).
         Assert.Contains("\"guard\"", lab.InHost("nft -j list chains"), StringComparison.Ordinal);
@@ -73,7 +75,7 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
         Assert.Equal(0, lab.Cli("unpublish", "ref").Code);
         Assert.DoesNotContain("10.99.0.2", lab.InHost("nft -s list ruleset"), StringComparison.Ordinal);
         Assert.Equal(1, lab.Cli("port", "ref").Code);
-        await Assert.ThrowsAnyAsync<SocketException>(() => AskTcp(lab.ClientNs, HostV4, 8080));
+        await Assert.ThrowsAnyAsync<SocketException>(() => Peer.AskTcp(lab.ClientNs, HostV4, 8080));
     }
 
     [Fact]
@@ -204,10 +206,10 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
     public async Task Metrics_AreValidPrometheusTextWithPerPublicationCounters()
     {
         Lab lab = L;
-        using Socket web = PeerServer(lab.ContainerNs, ContainerV4, 81, _cts.Token);
+        using Peer web = Peer.TcpServer(lab.ContainerNs, ContainerV4, 81);
         Assert.Equal(0, lab.Cli("publish", "met", "--netns", lab.Container, "-p", "7500:81").Code);
-        await AskTcp(lab.ClientNs, HostV4, 7500);
-        await AskTcp(lab.HostNs, "::1", 7500); // [::1] -> the [::] binding -> proxy
+        await Peer.AskTcp(lab.ClientNs, HostV4, 7500);
+        await Peer.AskTcp(lab.HostNs, "::1", 7500); // [::1] -> the [::] binding -> proxy
         string metrics = lab.InHost($"curl -sf http://127.0.0.1:{lab.MetricsPort}/metrics");
         Assert.Contains("portpublisher_nat_connections_total{publication=\"met\",protocol=\"tcp\",host_port=\"\"} 1", metrics, StringComparison.Ordinal);
         Assert.Matches("portpublisher_proxy_connections_total\\{publication=\"met\",protocol=\"tcp\",host_port=\"\"\\} 1", metrics);
@@ -233,9 +235,7 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
     public async Task DeletedNamespace_IsUnpublishedWithinASecond()
     {
         Lab lab = L;
-        string ns = $"{lab.Id}t";
-        Sh($"ip netns add {ns} && ip -n {ns} link set lo up");
-        try
+        string ns = lab.AddNamespace("t");
         {
             Assert.Equal(0, lab.Cli("publish", "gone", "--netns", ns, "-p", "7600:80").Code);
             Assert.Contains("\"carrier\":\"proxy\"", lab.Cli("ls", "--json").Stdout, StringComparison.Ordinal); // only lo: no route, so the proxy
@@ -243,10 +243,6 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
             TimeSpan took = await Eventually(() => Task.FromResult(!lab.Cli("ls").Stdout.Contains("gone", StringComparison.Ordinal)), 3000);
             Assert.True(took < TimeSpan.FromSeconds(2), $"took {took} (each poll is a CLI process start, ~250 ms)");
             await Eventually(() => Task.FromResult(lab.Log.Contains("Namespace of publication gone is gone", StringComparison.Ordinal)));
-        }
-        finally
-        {
-            Run("ip", ["netns", "del", ns]);
         }
     }
 }

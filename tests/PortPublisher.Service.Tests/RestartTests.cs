@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Sockets;
 using Xunit;
 using static PortPublisher.Service.Tests.Lab;
+using PortPublisher.TestKit;
 using static PortPublisher.Service.Tests.Net;
+using static PortPublisher.TestKit.Shell;
 
 namespace PortPublisher.Service.Tests;
 
@@ -17,7 +19,7 @@ public sealed class RestartTests
         using var cts = new CancellationTokenSource();
 
         // The container streams 2 MB slowly, so the transfer spans the crash and the restart.
-        using Socket streamer = PeerServer(lab.ContainerNs, ContainerV4, 80, cts.Token, async c =>
+        using Peer streamer = Peer.TcpServer(lab.ContainerNs, ContainerV4, 80, async c =>
         {
             var chunk = new byte[20_000];
             for (int i = 0; i < 100; i++)
@@ -66,16 +68,16 @@ public sealed class RestartTests
     {
         await using Lab lab = await Lab.StartAsync();
         using var cts = new CancellationTokenSource();
-        using Socket web = PeerServer(lab.ContainerNs, ContainerV4, 80, cts.Token);
+        using Peer web = Peer.TcpServer(lab.ContainerNs, ContainerV4, 80);
         Assert.Equal(0, lab.Cli("publish", "web", "--netns", lab.Container, "-p", "8080:80").Code);
-        Assert.Equal($"peer={ClientV4}", await AskTcp(lab.ClientNs, HostV4, 8080));
+        Assert.Equal($"peer={ClientV4}", await Peer.AskTcp(lab.ClientNs, HostV4, 8080));
 
         lab.InHost("nft flush ruleset");
         TimeSpan took = await Eventually(async () =>
         {
             try
             {
-                return await AskTcp(lab.ClientNs, HostV4, 8080, timeoutMs: 200) == $"peer={ClientV4}";
+                return await Peer.AskTcp(lab.ClientNs, HostV4, 8080, timeoutMs: 200) == $"peer={ClientV4}";
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
@@ -103,9 +105,7 @@ public sealed class RestartTests
     public async Task Restart_DropsPublicationsWhoseNamespaceWasRecreated()
     {
         await using Lab lab = await Lab.StartAsync();
-        string ns = $"{lab.Id}r";
-        Sh($"ip netns add {ns} && ip -n {ns} link set lo up");
-        try
+        string ns = lab.AddNamespace("r");
         {
             Assert.Equal(0, lab.Cli("publish", "old", "--netns", ns, "-p", "7700:80").Code);
             lab.StopService(kill: true);
@@ -113,10 +113,6 @@ public sealed class RestartTests
             await lab.StartServiceAsync();
             await Eventually(() => Task.FromResult(lab.Log.Contains("Dropped publication old on restore", StringComparison.Ordinal)));
             Assert.Equal(1, lab.Cli("port", "old").Code);
-        }
-        finally
-        {
-            Run("ip", ["netns", "del", ns]);
         }
     }
 }

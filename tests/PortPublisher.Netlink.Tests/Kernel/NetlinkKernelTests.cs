@@ -8,7 +8,9 @@ using PortPublisher.Netlink.Interop;
 using PortPublisher.Netlink.Nft;
 using PortPublisher.Netlink.Route;
 using Xunit;
-using static PortPublisher.Netlink.Tests.Kernel.Topology;
+using PortPublisher.TestKit;
+using static PortPublisher.TestKit.Shell;
+using static PortPublisher.TestKit.ThreeNamespaces;
 
 namespace PortPublisher.Netlink.Tests.Kernel;
 
@@ -18,7 +20,7 @@ public class NetlinkKernelTests
     [Fact]
     public void EventMonitor_ReportsASecondWritersFlush()
     {
-        using Topology t = CreateHostOnly();
+        using ThreeNamespaces t = Namespaces.HostOnly();
         var events = new BlockingCollection<NftEvent>();
         using var backend = new NftablesBackend(t.HostNs);
         using var monitor = new NftEventMonitor(events.Add, t.HostNs);
@@ -39,7 +41,7 @@ public class NetlinkKernelTests
     [Fact]
     public void Commit_WithAStaleGenerationIsRefusedWithERESTART()
     {
-        using Topology t = CreateHostOnly();
+        using ThreeNamespaces t = Namespaces.HostOnly();
         using var conn = new NftConnection(t.HostNs);
         uint g = conn.GetGeneration();
         var batch = new NftBatch();
@@ -57,7 +59,7 @@ public class NetlinkKernelTests
     [Fact]
     public void Commit_ReportsTheFailingOperationWithItsOffset()
     {
-        using Topology t = CreateHostOnly();
+        using ThreeNamespaces t = Namespaces.HostOnly();
         using var conn = new NftConnection(t.HostNs);
         var batch = new NftBatch();
         batch.AddTable(NfNetlink.NFPROTO_IPV4, "ppok");
@@ -71,7 +73,7 @@ public class NetlinkKernelTests
     [Fact]
     public void Route_ListsAddressesAndFindsTheOutputInterface()
     {
-        using Topology t = Create();
+        using ThreeNamespaces t = Namespaces.All();
         using var rt = new RouteNetlink(t.HostNs);
         IReadOnlyList<InterfaceAddress> addresses = rt.GetAddresses();
         Assert.Contains(addresses, a => a.Address.Equals(IPAddress.Parse(HostV4)) && a.InterfaceName == "vx0" && a.PrefixLength == 24);
@@ -94,7 +96,7 @@ public class NetlinkKernelTests
     [Fact]
     public async Task Conntrack_DeletingStaleUdpEntriesLetsAnOldFlowReachTheNewBinding()
     {
-        using Topology t = Create();
+        using ThreeNamespaces t = Namespaces.All();
         using var backend = new NftablesBackend(t.HostNs);
         backend.InstallOrReplace([]);
         using Peer server = Peer.UdpServer(t.ContainerNs, ContainerV4, 53);

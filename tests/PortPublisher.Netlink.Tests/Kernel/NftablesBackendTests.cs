@@ -3,7 +3,9 @@ using System.Net.Sockets;
 using PortPublisher.Core.Specs;
 using PortPublisher.Netlink.Nft;
 using Xunit;
-using static PortPublisher.Netlink.Tests.Kernel.Topology;
+using PortPublisher.TestKit;
+using static PortPublisher.TestKit.Shell;
+using static PortPublisher.TestKit.ThreeNamespaces;
 
 namespace PortPublisher.Netlink.Tests.Kernel;
 
@@ -26,21 +28,14 @@ public class NftablesBackendTests
     [Fact]
     public void InstallOrReplace_ListsExactlyAsNftLoadsTheSameRuleset()
     {
-        using Topology t = CreateHostOnly();
+        using ThreeNamespaces t = Namespaces.HostOnly();
         using var backend = new NftablesBackend(t.HostNs);
         backend.InstallOrReplace(OracleBindings());
 
         // The oracle: the same ruleset written in nft syntax, loaded by nft itself into another namespace.
-        Sh($"ip netns add {t.Id}o");
-        try
-        {
-            Sh($"ip netns exec {t.Id}o nft -f {Path.Combine(AppContext.BaseDirectory, "TestData", "expected-ruleset.nft")}");
-            Assert.Equal(NftJson.Normalize(t.NftJson($"{t.Id}o")), NftJson.Normalize(t.NftJson()));
-        }
-        finally
-        {
-            Sh($"ip netns del {t.Id}o");
-        }
+        string oracle = t.AddNamespace("o");
+        Sh($"ip netns exec {oracle} nft -f {Path.Combine(AppContext.BaseDirectory, "TestData", "expected-ruleset.nft")}");
+        Assert.Equal(NftJson.Normalize(t.NftJson(oracle)), NftJson.Normalize(t.NftJson()));
 
         Assert.Equal(RulesetState.InSync, backend.Check(OracleBindings()).State);
     }
@@ -48,7 +43,7 @@ public class NftablesBackendTests
     [Fact]
     public void InstallOrReplace_ReplacesTablesAtomicallyAndIsIdempotent()
     {
-        using Topology t = CreateHostOnly();
+        using ThreeNamespaces t = Namespaces.HostOnly();
         using var backend = new NftablesBackend(t.HostNs);
         backend.InstallOrReplace(OracleBindings());
         uint g = backend.Generation;
@@ -62,7 +57,7 @@ public class NftablesBackendTests
     [Fact]
     public void Apply_AddsRemovesAndReplacesElementsInOneTransaction()
     {
-        using Topology t = CreateHostOnly();
+        using ThreeNamespaces t = Namespaces.HostOnly();
         using var backend = new NftablesBackend(t.HostNs);
         backend.InstallOrReplace([]);
         var a = new NatBinding(null, Protocol.Tcp, 8000, s_ctr4, 80);
@@ -82,7 +77,7 @@ public class NftablesBackendTests
     [Fact]
     public void Apply_FailedBatchChangesNothing()
     {
-        using Topology t = CreateHostOnly();
+        using ThreeNamespaces t = Namespaces.HostOnly();
         using var backend = new NftablesBackend(t.HostNs);
         var bound = new NatBinding(null, Protocol.Tcp, 8000, s_ctr4, 80);
         backend.InstallOrReplace([bound]);
@@ -105,7 +100,7 @@ public class NftablesBackendTests
     [Fact]
     public void Apply_TenThousandBindingsSplitAcrossMessagesInOneTransaction()
     {
-        using Topology t = CreateHostOnly();
+        using ThreeNamespaces t = Namespaces.HostOnly();
         using var backend = new NftablesBackend(t.HostNs);
         backend.InstallOrReplace([]);
         NatBinding[] many = [.. Enumerable.Range(20000, 10000).Select(p => new NatBinding(IPAddress.Parse("192.0.2.1"), Protocol.Tcp, (ushort)p, s_ctr4, (ushort)p))];
@@ -119,7 +114,7 @@ public class NftablesBackendTests
     [Fact]
     public void Check_NoticesMissingTablesAndForeignEdits()
     {
-        using Topology t = CreateHostOnly();
+        using ThreeNamespaces t = Namespaces.HostOnly();
         using var backend = new NftablesBackend(t.HostNs);
         NatBinding[] bindings = OracleBindings();
         Assert.Equal(RulesetState.Missing, backend.Check(bindings).State);
@@ -142,7 +137,7 @@ public class NftablesBackendTests
     [Fact]
     public async Task Traffic_ReachesTheContainerOnEveryPath()
     {
-        using Topology t = Create();
+        using ThreeNamespaces t = Namespaces.All();
         using var backend = new NftablesBackend(t.HostNs);
         using Peer tcp4 = Peer.TcpServer(t.ContainerNs, ContainerV4, 80);
         using Peer tcp6 = Peer.TcpServer(t.ContainerNs, ContainerV6, 80);
@@ -183,7 +178,7 @@ public class NftablesBackendTests
     [Fact]
     public async Task LoopbackGuard_DropsPacketsTo127FromOtherInterfaces()
     {
-        using Topology t = Create();
+        using ThreeNamespaces t = Namespaces.All();
         // Let the client send to 127/8 across the wire (only in namespaces this test made).
         t.Exec(t.Client, "ip route del local 127.0.0.0/8 dev lo table local");
         t.Exec(t.Client, $"ip route add 127.0.0.0/8 via {HostV4} dev vx1");

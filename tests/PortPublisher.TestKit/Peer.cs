@@ -2,13 +2,15 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace PortPublisher.Netlink.Tests.Kernel;
+using PortPublisher.Netlink;
+
+namespace PortPublisher.TestKit;
 
 /// <summary>
 /// Test servers and clients whose sockets are created inside a namespace (a socket keeps the namespace it was
 /// created in). Servers answer "peer=ADDRESS" so a test can see whether the client's address survived NAT.
 /// </summary>
-internal sealed class Peer : IDisposable
+public sealed class Peer : IDisposable
 {
     private readonly Socket _socket;
     private readonly CancellationTokenSource _cts = new();
@@ -20,7 +22,8 @@ internal sealed class Peer : IDisposable
 
     public int Accepted { get; private set; }
 
-    public static Peer TcpServer(NetworkNamespace ns, string address, int port)
+    /// <summary>A TCP server; by default each connection gets "peer=ADDRESS" and is closed, else <paramref name="handler"/> runs.</summary>
+    public static Peer TcpServer(NetworkNamespace ns, string address, int port, Func<Socket, Task>? handler = null)
     {
         var ep = new IPEndPoint(IPAddress.Parse(address), port);
         Socket s = ns.Run(() =>
@@ -32,7 +35,7 @@ internal sealed class Peer : IDisposable
             return sock;
         });
         var peer = new Peer(s);
-        _ = peer.AcceptLoop();
+        _ = peer.AcceptLoop(handler);
         return peer;
     }
 
@@ -99,7 +102,7 @@ internal sealed class Peer : IDisposable
         _cts.Dispose();
     }
 
-    private async Task AcceptLoop()
+    private async Task AcceptLoop(Func<Socket, Task>? handler)
     {
         while (!_cts.IsCancellationRequested)
         {
@@ -114,17 +117,27 @@ internal sealed class Peer : IDisposable
             }
 
             Accepted++;
-            using (c)
+            _ = Serve(c, handler);
+        }
+    }
+
+    private static async Task Serve(Socket c, Func<Socket, Task>? handler)
+    {
+        using (c)
+        {
+            try
             {
-                var remote = (IPEndPoint)c.RemoteEndPoint!;
-                try
+                if (handler is not null)
                 {
-                    await c.SendAsync(Encoding.ASCII.GetBytes($"peer={remote.Address}\n"));
-                    c.Shutdown(SocketShutdown.Both);
+                    await handler(c);
+                    return;
                 }
-                catch (SocketException)
-                {
-                }
+
+                await c.SendAsync(Encoding.ASCII.GetBytes($"peer={((IPEndPoint)c.RemoteEndPoint!).Address}\n"));
+                c.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
             }
         }
     }
