@@ -60,12 +60,13 @@ public sealed class Lab : IAsyncDisposable
 
     public static string CliDll => Path.Combine(s_root, "src", "PortPublisher.Cli", "bin", Configuration, "net10.0", "portpublisher.dll");
 
-    public static async Task<Lab> StartAsync(params string[] serviceArgs)
+    /// <summary>An IPv4-only container, as on Docker's default bridge: [::] bindings then go through the proxy.</summary>
+    public static Task<Lab> StartAsync(params string[] serviceArgs) => StartAsync(containerIPv6: false, serviceArgs);
+
+    public static async Task<Lab> StartAsync(bool containerIPv6, params string[] serviceArgs)
     {
         RequireRoot();
-
-        // An IPv4-only container, as on Docker's default bridge: [::] bindings then go through the proxy.
-        var lab = new Lab(ThreeNamespaces.Create(containerIPv6: false, forwarding: false)); // the service sets the sysctls it needs
+        var lab = new Lab(ThreeNamespaces.Create(containerIPv6: containerIPv6, forwarding: false)); // the service sets the sysctls it needs
         try
         {
             await lab.StartServiceAsync(serviceArgs);

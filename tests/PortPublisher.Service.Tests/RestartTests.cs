@@ -90,6 +90,24 @@ public sealed class RestartTests
     }
 
     [Fact]
+    public async Task DualStack_NatsBothFamiliesAndServesLoopbackV6ThroughTheListener()
+    {
+        await using Lab lab = await Lab.StartAsync(containerIPv6: true);
+        using Peer web4 = Peer.TcpServer(lab.ContainerNs, ContainerV4, 80);
+        using Peer web6 = Peer.TcpServer(lab.ContainerNs, ThreeNamespaces.ContainerV6, 80);
+        Assert.Equal(0, lab.Cli("publish", "dual", "--netns", lab.Container, "-p", "8080:80").Code);
+        Assert.DoesNotContain("\"carrier\":\"proxy\"", lab.Cli("ls", "--json").Stdout, StringComparison.Ordinal);
+
+        // Both families are DNAT'ed and keep the client's address.
+        Assert.Equal($"peer={ClientV4}", await Peer.AskTcp(lab.ClientNs, HostV4, 8080));
+        Assert.Equal($"peer={ThreeNamespaces.ClientV6}", await Peer.AskTcp(lab.ClientNs, ThreeNamespaces.HostV6, 8080));
+
+        // [::1] cannot be DNAT'ed (the kernel keeps ::1 on lo): the [::] listener takes it and the proxy carries it.
+        Assert.StartsWith("peer=", await Peer.AskTcp(lab.HostNs, "::1", 8080), StringComparison.Ordinal);
+        Assert.StartsWith("peer=", await Peer.AskTcp(lab.HostNs, "127.0.0.1", 8080), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task CorruptState_RefusesToStartWithAClearMessage()
     {
         await using Lab lab = await Lab.StartAsync();

@@ -85,10 +85,10 @@ internal static class NftRuleset
             batch.AddRule(family, t, chain, exprs, options.Comments ? comment : null);
         }
 
-        Rule(Dnat(family, specific: true));
-        Rule(Dnat(family, specific: false));
-        Rule(Dnat(family, specific: true));
-        Rule(Dnat(family, specific: false));
+        Rule(Dnat(family, specific: true, output: false));
+        Rule(Dnat(family, specific: false, output: false));
+        Rule(Dnat(family, specific: true, output: true));
+        Rule(Dnat(family, specific: false, output: true));
         Rule(Hairpin(options.HairpinMark));
         if (!v6)
         {
@@ -211,8 +211,12 @@ internal static class NftRuleset
         return b;
     }
 
-    /// <summary>fib daddr type local → (specific: ip daddr .) l4proto . dport looked up → dnat to addr . port.</summary>
-    private static NftExpression[] Dnat(byte family, bool specific)
+    /// <summary>
+    /// fib daddr type local → (specific: ip daddr .) l4proto . dport looked up → dnat to addr . port. In the ip6 output
+    /// chain, ::1 is left alone: the kernel never routes it off lo, so a DNAT'ed ::1 connection could only fail; the
+    /// service's proxy, listening on the [::] socket, serves it instead (as docker-proxy does).
+    /// </summary>
+    private static NftExpression[] Dnat(byte family, bool specific, bool output)
     {
         bool v6 = family == NfNetlink.NFPROTO_IPV6;
         uint r = NfTables.NFT_REG32_00;
@@ -222,6 +226,12 @@ internal static class NftRuleset
             new FibExpression(NfTables.NFT_REG_1, NfTables.NFT_FIB_RESULT_ADDRTYPE, NfTables.NFTA_FIB_F_DADDR),
             new CmpExpression(NfTables.NFT_REG_1, NfTables.NFT_CMP_EQ, Host32(NfTables.RTN_LOCAL)),
         };
+        if (v6 && output)
+        {
+            e.Add(new PayloadExpression(NfTables.NFT_REG_1, NfTables.NFT_PAYLOAD_NETWORK_HEADER, 24, 16));
+            e.Add(new CmpExpression(NfTables.NFT_REG_1, NfTables.NFT_CMP_NEQ, IPAddress.IPv6Loopback.GetAddressBytes()));
+        }
+
         if (specific)
         {
             e.Add(new PayloadExpression(r, NfTables.NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24u : 16u, v6 ? 16u : 4u));

@@ -522,9 +522,15 @@ internal sealed class PublicationManager : IHostedLifecycleService, IAsyncDispos
         }
     }
 
+    /// <summary>
+    /// Proxied bindings listen on their reserved socket. So do NAT'ed <c>[::]</c> bindings: the ip6 output chain leaves
+    /// ::1 alone (the kernel keeps it on lo), so local clients of <c>[::1]:port</c> reach the listener, which the proxy
+    /// serves, as Docker's docker-proxy does; every other address is DNAT'ed before it gets there.
+    /// </summary>
     private void StartProxies(ActivePublication p)
     {
-        foreach (ActiveBinding b in p.Bindings.Where(b => b.Carrier == Carrier.Proxy))
+        foreach (ActiveBinding b in p.Bindings.Where(b => b.Carrier == Carrier.Proxy
+                     || (b.Host.HostIp.Equals(IPAddress.IPv6Any) && b.Host.Protocol != Protocol.Sctp && b.Reservation is not null)))
         {
             p.Sockets ??= new NamespaceSocketFactory(p.Namespace!);
             var listener = new Socket(b.Reservation ?? throw new InvalidOperationException($"{b.Host}: no reserved socket"));
