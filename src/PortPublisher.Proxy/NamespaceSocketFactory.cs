@@ -14,7 +14,7 @@ namespace PortPublisher.Proxy;
 public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
 {
     /// <summary>Ready sockets kept per (family, type, protocol): each holds an fd, so few.</summary>
-    public const int StockSize = 8;
+    public const int StockSize = 32;
 
     private readonly BlockingCollection<Request> _requests = new();
     private readonly ConcurrentDictionary<(AddressFamily, SocketType, ProtocolType), ConcurrentQueue<Socket>> _stock = new();

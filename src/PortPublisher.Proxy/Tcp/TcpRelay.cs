@@ -79,9 +79,10 @@ internal static class TcpRelay
 
                 count(n);
                 moved += n;
-                if (from.Available == 0)
+                if (n < buffer.Length)
                 {
-                    // Give the buffer back while the source is quiet: an idle connection must hold none.
+                    // A short read drained the socket: give the buffer back while the source is quiet (an idle
+                    // connection must hold none). Deciding by the read's size saves a FIONREAD per chunk.
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = null;
                 }
