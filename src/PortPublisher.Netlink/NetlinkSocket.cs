@@ -13,17 +13,14 @@ internal sealed class NetlinkSocket : IDisposable
 {
     private readonly SafeNetlinkHandle _fd;
 
-    private NetlinkSocket(SafeNetlinkHandle fd, uint portId, int protocol)
+    private NetlinkSocket(SafeNetlinkHandle fd, uint portId)
     {
         _fd = fd;
         PortId = portId;
-        Protocol = protocol;
     }
 
     /// <summary>The port id the kernel assigned (nlmsg_pid of our requests as the kernel sees them).</summary>
     public uint PortId { get; }
-
-    public int Protocol { get; }
 
     public static NetlinkSocket Open(int protocol, NetworkNamespace? ns = null) =>
         ns is null ? OpenHere(protocol) : ns.Run(() => OpenHere(protocol));
@@ -54,7 +51,7 @@ internal sealed class NetlinkSocket : IDisposable
             throw new NetlinkException(e, "getsockname(AF_NETLINK)");
         }
 
-        return new NetlinkSocket(handle, addr.nl_pid, protocol);
+        return new NetlinkSocket(handle, addr.nl_pid);
     }
 
     public unsafe void SetOption(int level, int name, int value)

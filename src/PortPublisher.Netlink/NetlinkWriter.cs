@@ -24,8 +24,6 @@ internal sealed class NetlinkWriter
 
     public ReadOnlySpan<byte> WrittenSpan => _buffer.AsSpan(0, _length);
 
-    public ReadOnlyMemory<byte> WrittenMemory => _buffer.AsMemory(0, _length);
-
     public void Reset() => _length = 0;
 
     /// <summary>Starts a message; returns its offset for <see cref="EndMessage"/>.</summary>
@@ -99,15 +97,6 @@ internal sealed class NetlinkWriter
         BinaryPrimitives.WriteUInt64BigEndian(v, value);
         WriteAttribute(type, v);
     }
-
-    public void WriteUInt32(ushort type, uint value)
-    {
-        Span<byte> v = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32LittleEndian(v, value);
-        WriteAttribute(type, v);
-    }
-
-    public void WriteUInt8(ushort type, byte value) => WriteAttribute(type, [value]);
 
     /// <summary>Opens a nest (<c>NLA_F_NESTED</c> set, as libnftnl does); returns its offset for <see cref="EndNested"/>.</summary>
     public int BeginNested(ushort type)

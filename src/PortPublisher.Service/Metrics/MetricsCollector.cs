@@ -34,7 +34,6 @@ internal sealed class MetricsCollector
         lock (_lock)
         {
             var snapshot = _manager.Snapshot;
-            var byListen = new Dictionary<(string Publication, Protocol, ushort Port), ProxyBinding>();
             var owner = new Dictionary<(string Ip, ushort Port, string Proto), string>();
             foreach (PublicationDto p in snapshot)
             {

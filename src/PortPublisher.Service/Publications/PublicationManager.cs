@@ -67,8 +67,6 @@ internal sealed class PublicationManager : IHostedLifecycleService, IAsyncDispos
 
     public IReadOnlyCollection<ProxyBinding> ProxyBindings => _proxy.Bindings;
 
-    public bool NatAvailable => _nat is not null;
-
     public string BackendDescription => _nat is not null ? $"nftables (tables ip/ip6 {_options.Table}) + userland proxy" : "userland proxy only (nftables unavailable)";
 
     /// <summary>A second nftables socket for scrapes, so reading counters never waits for or disturbs the writer.</summary>
