@@ -16,6 +16,9 @@ namespace PortPublisher.Bench;
 /// </summary>
 internal static class ProxyCompareBench
 {
+    /// <summary>The CPU budget of the capped measurements: half of one CPU.</summary>
+    private const double CappedCpus = 0.5;
+
     private sealed record Peer(string Name, int BasePort, List<Process> Processes)
     {
         public int IperfPort => BasePort + 1;
@@ -23,6 +26,8 @@ internal static class ProxyCompareBench
         public int ShortPort => BasePort + 2;
 
         public int HoldPort => BasePort + 3;
+
+        public CpuBudget? Budget { get; set; }
 
         /// <summary>The process serving a port (ours: one process for all its bindings).</summary>
         public int Pid(int port) => Processes.Count == 1 ? Processes[0].Id : Processes[port - BasePort - 1].Id;
@@ -98,7 +103,16 @@ internal static class ProxyCompareBench
                 Wrk(x, p.ShortPort, seconds: 2);
             }
 
+            // Each peer in a CPU cgroup of its own, limited to half a CPU only for the "capped" measurements.
+            foreach (Peer p in peers)
+            {
+                p.Budget = CpuBudget.TryCreate($"{id}-{p.BasePort}");
+                p.Budget?.Add(p.Processes.Select(q => q.Id));
+            }
+
             var tput1 = peers.ToDictionary(p => p, _ => new List<double>());
+            var cappedTput = peers.ToDictionary(p => p, _ => new List<double>());
+            var cappedRate = peers.ToDictionary(p => p, _ => new List<double>());
             var tput4 = peers.ToDictionary(p => p, _ => new List<double>());
             var cpuPerGb = peers.ToDictionary(p => p, _ => new List<double>());
             var connRate = peers.ToDictionary(p => p, _ => new List<double>());
@@ -120,6 +134,19 @@ internal static class ProxyCompareBench
                     connRate[p].Add(rate);
                     p99[p].Add(p99us);
                     cpuPerConn[p].Add((cpuC1 - cpuC0) * 1e6 / requests);
+                    if (p.Budget is { } budget)
+                    {
+                        budget.Limit(CappedCpus);
+                        try
+                        {
+                            cappedTput[p].Add(Iperf(x, p.IperfPort, streams: 1).Bps / 1e9);
+                            cappedRate[p].Add(Wrk(x, p.ShortPort, seconds: 4).Rate);
+                        }
+                        finally
+                        {
+                            budget.Limit(null);
+                        }
+                    }
                 }
             }
 
@@ -138,17 +165,35 @@ internal static class ProxyCompareBench
                     $"| {p.Name} | {Median(tput1[p]):F2} | {Median(tput4[p]):F2} | {Median(cpuPerGb[p]):F3} | {Median(connRate[p]):F0} | {Median(p99[p]) / 1000:F2} | {Median(cpuPerConn[p]):F1} | {rss[p].PerConn:F0} | {rss[p].PssPerConn:F0} | {rss[p].Processes} |"));
             }
 
+            if (peers.All(p => cappedTput[p].Count > 0))
+            {
+                Console.WriteLine();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Each proxy held to {CappedCpus} CPU (its own cgroup), so the proxy, not the load generator, is the bottleneck:"));
+                Console.WriteLine();
+                Console.WriteLine("| proxy | 1-stream Gbit/s, capped | short conns/s, capped |");
+                Console.WriteLine("| --- | ---: | ---: |");
+                foreach (Peer p in peers)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {p.Name} | {Median(cappedTput[p]):F2} | {Median(cappedRate[p]):F0} |"));
+                }
+            }
+
             Console.WriteLine();
             foreach (Peer p in peers.Where(p => p != dp))
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{p.Name} vs docker-proxy: throughput 1-stream {Median(tput1[p]) / Median(tput1[dp]):F2}x, 4-stream {Median(tput4[p]) / Median(tput4[dp]):F2}x, conns/s {Median(connRate[p]) / Median(connRate[dp]):F2}x, p99 {Median(p99[p]) / Median(p99[dp]):F2}x, CPU/conn {Median(cpuPerConn[p]) / Median(cpuPerConn[dp]):F2}x, RSS/conn {rss[p].PerConn / rss[dp].PerConn:F2}x, CPU/GB {Median(cpuPerGb[p]) / Median(cpuPerGb[dp]):F2}x"));
+                    $"{p.Name} vs docker-proxy: throughput 1-stream {Median(tput1[p]) / Median(tput1[dp]):F2}x, 4-stream {Median(tput4[p]) / Median(tput4[dp]):F2}x, conns/s {Median(connRate[p]) / Median(connRate[dp]):F2}x, p99 {Median(p99[p]) / Median(p99[dp]):F2}x, CPU/conn {Median(cpuPerConn[p]) / Median(cpuPerConn[dp]):F2}x, RSS/conn {rss[p].PerConn / rss[dp].PerConn:F2}x, CPU/GB {Median(cpuPerGb[p]) / Median(cpuPerGb[dp]):F2}x{(cappedTput[p].Count > 0 ? string.Create(CultureInfo.InvariantCulture, $", capped 1-stream {Median(cappedTput[p]) / Median(cappedTput[dp]):F2}x, capped conns/s {Median(cappedRate[p]) / Median(cappedRate[dp]):F2}x") : string.Empty)}"));
             }
 
             await cts.CancelAsync();
         }
         finally
         {
+            foreach (Peer p in peers)
+            {
+                p.Budget?.Dispose();
+            }
+
             foreach (Process p in peers.SelectMany(p => p.Processes).Append(iperf).Append(nginx).OfType<Process>())
             {
                 try

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using PortPublisher.Proxy.Internal;
 
 namespace PortPublisher.Proxy;
 
@@ -8,4 +9,10 @@ public sealed class CurrentNamespaceSocketFactory : ISocketFactory
     public static readonly CurrentNamespaceSocketFactory Instance = new();
 
     public ValueTask<Socket> CreateAsync(AddressFamily family, SocketType type, ProtocolType protocol) => ValueTask.FromResult(new Socket(family, type, protocol));
+
+    public ValueTask<int> CreateTcpAsync(AddressFamily family)
+    {
+        int fd = SocketNative.TcpSocket(family);
+        return fd >= 0 ? ValueTask.FromResult(fd) : ValueTask.FromException<int>(new SocketException(-fd));
+    }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using PortPublisher.Netlink;
+using PortPublisher.Proxy.Internal;
 
 namespace PortPublisher.Proxy;
 
@@ -12,18 +13,20 @@ namespace PortPublisher.Proxy;
 /// namespace thread (that hand-off blocked a pool thread per connection and halved the connection rate). The thread
 /// refills when half the stock is gone: with 32 it wakes once per 16 connections (the proxy comparison of
 /// bench/README.md gave 0.99× docker-proxy's connection rate with a stock of 8, 1.13× with 32, in separate runs), at the
-/// price of up to 32 idle fds per kind and namespace.
+/// price of up to 32 idle fds per kind and namespace. The thread sleeps on a monitor, which does not spin: a
+/// BlockingCollection here spun through sched_yield about 35 times per wake-up.
 /// </summary>
 public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
 {
-    /// <summary>Ready sockets kept per (family, type, protocol); each holds an fd.</summary>
+    /// <summary>Ready sockets kept per kind; each holds an fd.</summary>
     public const int StockSize = 32;
 
-    private readonly BlockingCollection<Request> _requests = new();
+    private readonly Queue<Request> _requests = new();
     private readonly ConcurrentDictionary<(AddressFamily, SocketType, ProtocolType), ConcurrentQueue<Socket>> _stock = new();
+    private readonly ConcurrentDictionary<AddressFamily, ConcurrentQueue<int>> _tcpStock = new();
     private readonly Thread _thread;
     private int _refillQueued;
-    private volatile bool _disposed;
+    private bool _disposed;
 
     public NamespaceSocketFactory(NetworkNamespace ns)
     {
@@ -43,30 +46,43 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
 
     public ValueTask<Socket> CreateAsync(AddressFamily family, SocketType type, ProtocolType protocol)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         ConcurrentQueue<Socket> stock = _stock.GetOrAdd((family, type, protocol), _ => new ConcurrentQueue<Socket>());
         bool got = stock.TryDequeue(out Socket? ready);
-        if (stock.Count < StockSize / 2 && Interlocked.Exchange(ref _refillQueued, 1) == 0)
-        {
-            TryAdd(new Request(default, default, default, Refill: true));
-        }
-
+        RefillIfLow(stock.Count);
         if (got)
         {
             return ValueTask.FromResult(ready!);
         }
 
-        var request = new Request(family, type, protocol, Refill: false);
-        ObjectDisposedException.ThrowIf(!TryAdd(request), this);
-        return new ValueTask<Socket>(request.Result.Task);
+        var request = new Request(family, type, protocol);
+        Enqueue(request);
+        return new ValueTask<Socket>(request.Socket.Task);
+    }
+
+    public ValueTask<int> CreateTcpAsync(AddressFamily family)
+    {
+        ConcurrentQueue<int> stock = _tcpStock.GetOrAdd(family, _ => new ConcurrentQueue<int>());
+        bool got = stock.TryDequeue(out int ready);
+        RefillIfLow(stock.Count);
+        if (got)
+        {
+            return ValueTask.FromResult(ready);
+        }
+
+        var request = new Request(family, SocketType.Stream, ProtocolType.Tcp) { Raw = true };
+        Enqueue(request);
+        return new ValueTask<int>(request.Fd.Task);
     }
 
     public void Dispose()
     {
-        _disposed = true;
-        _requests.CompleteAdding();
+        lock (_requests)
+        {
+            _disposed = true;
+            Monitor.Pulse(_requests);
+        }
+
         _thread.Join();
-        _requests.Dispose();
         foreach (ConcurrentQueue<Socket> q in _stock.Values)
         {
             while (q.TryDequeue(out Socket? s))
@@ -74,18 +90,32 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
                 s.Dispose();
             }
         }
+
+        foreach (ConcurrentQueue<int> q in _tcpStock.Values)
+        {
+            while (q.TryDequeue(out int fd))
+            {
+                SocketNative.Close(fd);
+            }
+        }
     }
 
-    private bool TryAdd(Request r)
+    private void RefillIfLow(int count)
     {
-        try
+        if (count < StockSize / 2 && Interlocked.Exchange(ref _refillQueued, 1) == 0)
         {
-            _requests.Add(r);
-            return true;
+            Enqueue(null);
         }
-        catch (InvalidOperationException)
+    }
+
+    /// <summary>Queues a request (null: refill the stocks) for the namespace thread.</summary>
+    private void Enqueue(Request? r)
+    {
+        lock (_requests)
         {
-            return false;
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _requests.Enqueue(r ?? Request.Refill);
+            Monitor.Pulse(_requests);
         }
     }
 
@@ -102,42 +132,114 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
             return;
         }
 
-        foreach (Request r in _requests.GetConsumingEnumerable())
+        while (true)
         {
-            if (r.Refill)
+            Request r;
+            lock (_requests)
             {
-                Volatile.Write(ref _refillQueued, 0);
-                foreach (KeyValuePair<(AddressFamily Family, SocketType Type, ProtocolType Protocol), ConcurrentQueue<Socket>> kv in _stock)
+                while (_requests.Count == 0 && !_disposed)
                 {
-                    while (kv.Value.Count < StockSize && !_disposed)
-                    {
-                        try
-                        {
-                            kv.Value.Enqueue(new Socket(kv.Key.Family, kv.Key.Type, kv.Key.Protocol));
-                        }
-                        catch (SocketException)
-                        {
-                            break; // out of fds: callers fall back to asking directly and get the error there
-                        }
-                    }
+                    Monitor.Wait(_requests);
                 }
 
-                continue;
+                if (_disposed)
+                {
+                    foreach (Request left in _requests)
+                    {
+                        left.Cancel();
+                    }
+
+                    return;
+                }
+
+                r = _requests.Dequeue();
             }
 
-            try
+            if (ReferenceEquals(r, Request.Refill))
             {
-                r.Result.SetResult(new Socket(r.Family, r.Type, r.Protocol));
+                Volatile.Write(ref _refillQueued, 0);
+                Refill();
             }
-            catch (Exception e)
+            else
             {
-                r.Result.SetException(e);
+                r.Serve();
             }
         }
     }
 
-    private sealed record Request(AddressFamily Family, SocketType Type, ProtocolType Protocol, bool Refill)
+    private void Refill()
     {
-        public TaskCompletionSource<Socket> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        foreach (KeyValuePair<(AddressFamily Family, SocketType Type, ProtocolType Protocol), ConcurrentQueue<Socket>> kv in _stock)
+        {
+            while (kv.Value.Count < StockSize && !Volatile.Read(ref _disposed))
+            {
+                try
+                {
+                    kv.Value.Enqueue(new Socket(kv.Key.Family, kv.Key.Type, kv.Key.Protocol));
+                }
+                catch (SocketException)
+                {
+                    break; // out of fds: callers fall back to asking directly and get the error there
+                }
+            }
+        }
+
+        foreach (KeyValuePair<AddressFamily, ConcurrentQueue<int>> kv in _tcpStock)
+        {
+            while (kv.Value.Count < StockSize && !Volatile.Read(ref _disposed))
+            {
+                int fd = SocketNative.TcpSocket(kv.Key);
+                if (fd < 0)
+                {
+                    break;
+                }
+
+                kv.Value.Enqueue(fd);
+            }
+        }
+    }
+
+    private sealed class Request(AddressFamily family, SocketType type, ProtocolType protocol)
+    {
+        public static readonly Request Refill = new(default, default, default);
+
+        public bool Raw { get; init; }
+
+        public TaskCompletionSource<Socket> Socket { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource<int> Fd { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Serve()
+        {
+            if (Raw)
+            {
+                int fd = SocketNative.TcpSocket(family);
+                if (fd >= 0)
+                {
+                    Fd.SetResult(fd);
+                }
+                else
+                {
+                    Fd.SetException(new SocketException(-fd));
+                }
+
+                return;
+            }
+
+            try
+            {
+                Socket.SetResult(new Socket(family, type, protocol));
+            }
+            catch (SocketException e)
+            {
+                Socket.SetException(e);
+            }
+        }
+
+        public void Cancel()
+        {
+            Socket.TrySetException(new ObjectDisposedException(nameof(NamespaceSocketFactory)));
+            Fd.TrySetException(new ObjectDisposedException(nameof(NamespaceSocketFactory)));
+        }
     }
 }

@@ -13,8 +13,8 @@ public sealed record ProxyBindingOptions
     public TimeSpan UdpIdleTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
     /// <summary>
-    /// How long a TCP dial into the target may take before the client is reset; enforced by the kernel's SYN retry
-    /// count (TCP_SYNCNT), so it is rounded down to 3, 7, 15, 31 … seconds.
+    /// How long a TCP dial into the target may take before the client is reset. Checked by the connection's event
+    /// loop (a FIFO per binding and loop, looked at every 50 ms while dials are pending): no timer per connection.
     /// </summary>
     public TimeSpan DialTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -77,6 +77,33 @@ public sealed class NamespaceTests : IDisposable
     }
 
     [Fact]
+    public async Task Tcp_DialThatGetsNoAnswerResetsTheClientAtTheDialTimeout()
+    {
+        // The SYN to 10.250.0.2 leaves through a veth whose other end has no address (and a static neighbour entry
+        // spares the ARP that would fail): it is dropped there and gets no reply at all.
+        NetworkNamespace ns = LoopbackOnlyNamespace();
+        Run($"ip -n {_name} link add v0 type veth peer name v1");
+        Run($"ip -n {_name} addr add 10.250.0.1/24 dev v0");
+        Run($"ip -n {_name} link set v0 up");
+        Run($"ip -n {_name} link set v1 up");
+        Run($"ip -n {_name} neigh add 10.250.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent");
+        using var sockets = new NamespaceSocketFactory(ns);
+        await using var proxy = new UserlandProxy();
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        ProxyBinding binding = proxy.Start(listener, new ProxyTarget(new IPEndPoint(IPAddress.Parse("10.250.0.2"), 80), sockets), new ProxyBindingOptions { DialTimeout = TimeSpan.FromSeconds(1) });
+
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(binding.Listen);
+        var sw = Stopwatch.StartNew();
+        SocketException e = await Assert.ThrowsAsync<SocketException>(async () => await client.ReceiveAsync(new byte[1]).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
+        Assert.InRange(sw.ElapsedMilliseconds, 800, 3000);
+        Assert.Equal(1, binding.Counters.Snapshot().Errors[ProxyErrorKind.DialFailed]);
+        await TcpProxyTests.WaitFor(() => binding.Counters.Snapshot().Active == 0);
+    }
+
+    [Fact]
     public async Task Udp_DialsIntoANamespaceWithOnlyLoopback()
     {
         NetworkNamespace ns = LoopbackOnlyNamespace();

@@ -156,8 +156,13 @@ public class TcpProxyTests
         await using var proxy = new UserlandProxy();
         ProxyBinding binding = proxy.Start(BoundListener(), new ProxyTarget(dead, CurrentNamespaceSocketFactory.Instance));
         var sw = Stopwatch.StartNew();
-        using Socket s = await Connect(binding);
-        SocketException e = await Assert.ThrowsAsync<SocketException>(async () => await s.ReceiveAsync(new byte[1]));
+
+        // The reset may beat the client's own connect completion, or come on its first read.
+        SocketException e = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            using Socket s = await Connect(binding);
+            await s.ReceiveAsync(new byte[1]);
+        });
         Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
         Assert.True(sw.ElapsedMilliseconds < 1000, $"took {sw.ElapsedMilliseconds} ms");
         Assert.Equal(1, binding.Counters.Snapshot().Errors[ProxyErrorKind.DialFailed]);
@@ -280,15 +285,6 @@ public class TcpProxyTests
         Assert.Equal(1, await c.ReceiveAsync(got));
         Assert.Equal(9, got[0]);
     }
-
-    [Theory]
-    [InlineData(1, 1)]
-    [InlineData(7, 2)]
-    [InlineData(10, 2)]
-    [InlineData(15, 3)]
-    [InlineData(60, 4)]
-    public void DialTimeout_BecomesTheLargestSynRetryCountThatFits(int seconds, int retries) =>
-        Assert.Equal(retries, Tcp.TcpConnection.SynRetries(TimeSpan.FromSeconds(seconds)));
 
     internal static async Task WaitFor(Func<bool> condition, int timeoutMs = 5000)
     {

@@ -1,168 +1,429 @@
 using System.Net;
-using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using PortPublisher.Proxy.Internal;
 
 namespace PortPublisher.Proxy.Tcp;
 
 /// <summary>
-/// One proxied connection. (1) Dial the target from inside its namespace; if that fails, reset the client at once.
-/// (2) Optionally send a PROXY v2 header. (3) Relay both directions; a FIN is forwarded as a FIN and the other
-/// direction keeps going; a failure on either side resets both (RST), so an error is never turned into a clean EOF.
-/// (4) Close both sockets.
+/// One proxied connection, a state machine driven by edge-triggered epoll events on its loop: (1) take a ready socket
+/// made inside the target's namespace and connect it; the client is reset if that fails or outlasts the dial timeout;
+/// (2) optionally send a PROXY v2 header; (3) relay both directions, a FIN forwarded as a FIN while the other direction
+/// goes on; a failure on either side resets both (RST), so an error never turns into a clean EOF; (4) close both.
+/// Readiness is tracked per side: a side is read until it says EAGAIN (or a short read, unless the peer already shut
+/// down), written until it says EAGAIN, and then the next edge is awaited. Loop thread only.
 /// </summary>
-internal sealed class TcpConnection
+internal sealed class TcpConnection : IEventHandler
 {
-    private readonly TcpProxyBinding _binding;
-    private readonly Socket _client;
-    private Socket? _target;
-    private int _aborted;
+    /// <summary>
+    /// Bytes a direction copies through user space before it switches to splice: a pipe pair costs more syscalls than
+    /// a short request/response does, so zero-copy starts only once a direction turns out to carry bulk data.
+    /// </summary>
+    public const long SpliceThreshold = 256 * 1024;
 
-    public TcpConnection(TcpProxyBinding binding, Socket client)
+    private const int Client = 0;
+    private const int Target = 1;
+    private const uint Events = SocketNative.EPOLLIN | SocketNative.EPOLLOUT | SocketNative.EPOLLRDHUP | SocketNative.EPOLLET;
+
+    private readonly TcpAcceptor _acceptor;
+    private readonly int[] _fd = [-1, -1];
+    private readonly long[] _token = new long[2];
+    private readonly bool[] _readable = new bool[2];
+    private readonly bool[] _writable = new bool[2];
+    private readonly bool[] _peerShutDown = new bool[2];
+    private readonly RelayDirection _up = new(Client, Target);
+    private readonly RelayDirection _down = new(Target, Client);
+    private readonly IPEndPoint? _clientEndPoint;
+    private State _state;
+
+    public TcpConnection(TcpAcceptor acceptor, int clientFd, ReadOnlySpan<byte> clientAddress)
     {
-        _binding = binding;
-        _client = client;
+        _acceptor = acceptor;
+        _fd[Client] = clientFd;
+        if (acceptor.Binding.Options.ProxyProtocolV2 || acceptor.Binding.Logger.IsEnabled(LogLevel.Debug))
+        {
+            _clientEndPoint = SocketNative.ReadSockAddr(clientAddress);
+        }
     }
 
-    public async Task RunAsync()
+    private enum State
     {
-        ProxyCounters counters = _binding.Counters;
-        counters.Opened();
-        EndPoint? clientEndPoint = SafeRemote(_client);
+        Starting,
+        Dialing,
+        Relaying,
+        Closed,
+    }
+
+    public bool IsDialing => _state == State.Dialing;
+
+    public long DialDeadline { get; private set; }
+
+    private TcpProxyBinding Binding => _acceptor.Binding;
+
+    public void Start()
+    {
+        Binding.Counters.Opened();
+        ValueTask<int> socket;
         try
         {
-            _target = await DialAsync(clientEndPoint);
-            if (_target is null)
+            socket = Binding.Target.Sockets.CreateTcpAsync(Binding.TargetFamily);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException or Netlink.NetlinkException)
+        {
+            DialFailed(e.Message);
+            return;
+        }
+
+        if (socket.IsCompletedSuccessfully)
+        {
+            Dial(socket.Result);
+            return;
+        }
+
+        // The namespace's stock ran dry: the socket comes from its thread, and the dial continues on this loop.
+        _ = socket.AsTask().ContinueWith(
+            t => _acceptor.Loop.Post(() =>
             {
-                Abort();
+                if (t.IsCompletedSuccessfully)
+                {
+                    Dial(t.Result);
+                }
+                else
+                {
+                    DialFailed(t.Exception?.InnerException?.Message ?? "canceled");
+                }
+            }),
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    public void OnEvents(uint events, int tag)
+    {
+        const uint Failure = SocketNative.EPOLLERR | SocketNative.EPOLLHUP;
+        if (_state == State.Dialing && tag == Target)
+        {
+            if ((events & Failure) != 0)
+            {
+                int err = SocketNative.PendingError(_fd[Target]);
+                DialFailed(new System.ComponentModel.Win32Exception(err != 0 ? err : 111 /* ECONNREFUSED */).Message);
                 return;
             }
 
-            if (_binding.Options.ProxyProtocolV2 && clientEndPoint is IPEndPoint remote && _client.LocalEndPoint is IPEndPoint local)
+            if ((events & SocketNative.EPOLLOUT) == 0)
             {
-                await _target.SendAsync(ProxyProtocolV2.Header(remote, local, stream: true), SocketFlags.None, _binding.Stopping);
+                return;
             }
 
-            _client.NoDelay = true;
-            (Task<PumpResult> up, Task<PumpResult> down) = StartPumps(counters);
-            Task<PumpResult> first = await Task.WhenAny(up, down);
-            if (first.Result.Failed)
-            {
-                // A reset or error on one side must reach the other as a reset, not as a clean close.
-                bool clientSide = (first == up) == (first.Result.Outcome == PumpOutcome.ReadFailed);
-                counters.Error(clientSide ? ProxyErrorKind.ClientFailed : ProxyErrorKind.TargetFailed);
-                Abort();
-            }
-            else if (first.Result.Outcome == PumpOutcome.Canceled)
-            {
-                Abort(); // the binding is stopping
-            }
-
-            PumpResult[] results = await Task.WhenAll(up, down);
-            if (results.Any(r => r.Failed) && Volatile.Read(ref _aborted) == 0)
-            {
-                Abort();
-            }
-
-            ProxyLog.ConnectionEnded(_binding.Logger, clientEndPoint, _binding.Target.Endpoint, results[0].Outcome, results[1].Outcome);
+            Connected();
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+
+        if ((events & (SocketNative.EPOLLIN | SocketNative.EPOLLRDHUP | Failure)) != 0)
         {
-            Abort();
+            _readable[tag] = true;
         }
-        finally
+
+        if ((events & (SocketNative.EPOLLRDHUP | SocketNative.EPOLLHUP)) != 0)
         {
-            _client.Dispose();
-            _target?.Dispose();
-            counters.Closed();
+            _peerShutDown[tag] = true;
+        }
+
+        if ((events & (SocketNative.EPOLLOUT | Failure)) != 0)
+        {
+            _writable[tag] = true;
+        }
+
+        if ((events & SocketNative.EPOLLERR) != 0 && _state == State.Relaying && SocketNative.PendingError(_fd[tag]) != 0)
+        {
+            // A reset can arrive on a side whose direction is already finished, where no read would see it.
+            Fail(tag, tag == Client ? _up : _down, PumpOutcome.ReadFailed);
+            return;
+        }
+
+        if (_state == State.Relaying)
+        {
+            Relay();
         }
     }
 
-    /// <summary>Resets both sides (SO_LINGER 0 then close): pending operations end and the peers see RST.</summary>
-    public void Abort()
+    /// <summary>Resets both sides (SO_LINGER 0, then close): the peers see RST.</summary>
+    public void Abort(PumpOutcome outcome)
     {
-        if (Interlocked.Exchange(ref _aborted, 1) != 0)
+        if (_state == State.Closed)
         {
             return;
         }
 
-        Reset(_client);
-        if (_target is { } t)
+        if (!_up.FinSent)
         {
-            Reset(t);
+            _up.Outcome = outcome;
+        }
+
+        if (!_down.FinSent)
+        {
+            _down.Outcome = outcome;
+        }
+
+        Finish(reset: true);
+    }
+
+    public void DialTimedOut() => DialFailed("timed out");
+
+    private void Dial(int fd)
+    {
+        if (_state == State.Closed)
+        {
+            SocketNative.Close(fd);
+            return;
+        }
+
+        if (fd < 0)
+        {
+            DialFailed(new System.ComponentModel.Win32Exception(-fd).Message);
+            return;
+        }
+
+        _fd[Target] = fd;
+        int r = SocketNative.Connect(fd, Binding.TargetAddress.AsSpan(0, Binding.TargetAddressLength));
+        if (r < 0 && r != -SocketNative.EINPROGRESS)
+        {
+            DialFailed(new System.ComponentModel.Win32Exception(-r).Message);
+            return;
+        }
+
+        EventLoop loop = _acceptor.Loop;
+        _token[Client] = loop.Register(_fd[Client], Events, this, Client);
+        _token[Target] = loop.Register(fd, Events, this, Target);
+        if (_token[Client] < 0 || _token[Target] < 0)
+        {
+            DialFailed(new System.ComponentModel.Win32Exception((int)-Math.Min(_token[Client], _token[Target])).Message);
+            return;
+        }
+
+        _state = State.Dialing;
+        DialDeadline = Environment.TickCount64 + (long)Binding.Options.DialTimeout.TotalMilliseconds;
+        _acceptor.Dialing(this);
+    }
+
+    private void Connected()
+    {
+        _state = State.Relaying;
+        if (Binding.Options.ProxyProtocolV2 && _clientEndPoint is not null)
+        {
+            Span<byte> local = stackalloc byte[SocketNative.SockAddrSize];
+            if (SocketNative.LocalAddress(_fd[Client], local) == 0 && SocketNative.ReadSockAddr(local) is { } localEndPoint)
+            {
+                _up.Keep(ProxyProtocolV2.Header(_clientEndPoint, localEndPoint, stream: true));
+            }
         }
     }
 
-    private (Task<PumpResult> Up, Task<PumpResult> Down) StartPumps(ProxyCounters counters)
+    private void DialFailed(string error)
     {
-        CancellationToken ct = _binding.Stopping;
-        return _binding.Options.ZeroCopy
-            ? (TcpRelay.SpliceAsync(_client, _target!, counters.AddToTarget, ct), TcpRelay.SpliceAsync(_target!, _client, counters.AddToClient, ct))
-            : (TcpRelay.CopyAsync(_client, _target!, counters.AddToTarget, ct), TcpRelay.CopyAsync(_target!, _client, counters.AddToClient, ct));
+        Binding.Counters.Error(ProxyErrorKind.DialFailed);
+        ProxyLog.DialFailed(Binding.Logger, Binding.TargetEndPoint, _clientEndPoint, error);
+        Abort(PumpOutcome.WriteFailed);
     }
 
-    private async Task<Socket?> DialAsync(EndPoint? client)
+    private void Relay()
     {
-        IPEndPoint ep = _binding.Target.Endpoint;
-        Socket s;
-        try
+        if (!Pump(_up) || !Pump(_down))
         {
-            s = await _binding.Target.Sockets.CreateAsync(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or Netlink.NetlinkException)
-        {
-            _binding.Counters.Error(ProxyErrorKind.DialFailed);
-            ProxyLog.DialFailed(_binding.Logger, ep, client, e.Message);
-            return null;
+            return; // failed and reset
         }
 
-        try
+        if (_up.FinSent && _down.FinSent)
         {
-            // The dial timeout is the kernel's: a capped SYN retry count costs nothing per connection, unlike a timer.
-            s.SetRawSocketOption(6 /* IPPROTO_TCP */, 7 /* TCP_SYNCNT */, BitConverter.GetBytes(SynRetries(_binding.Options.DialTimeout)));
-            await s.ConnectAsync(ep, _binding.Stopping);
-            s.NoDelay = true;
-            return s;
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException)
-        {
-            s.Dispose();
-            _binding.Counters.Error(ProxyErrorKind.DialFailed);
-            ProxyLog.DialFailed(_binding.Logger, ep, client, e is SocketException se ? se.SocketErrorCode.ToString() : "stopping");
-            return null;
+            Finish(reset: false);
         }
     }
 
-    /// <summary>SYN retries whose backoff (1 s, 2 s, 4 s, …: 2^(n+1) - 1 s in all) fits the timeout; at least one.</summary>
-    internal static int SynRetries(TimeSpan timeout)
+    /// <summary>Moves what it can in one direction; false once the connection has failed (and been reset).</summary>
+    private bool Pump(RelayDirection d)
     {
-        int n = 1;
-        while (n < 10 && Math.Pow(2, n + 2) - 1 <= timeout.TotalSeconds)
+        int from = d.From, to = d.To;
+        while (true)
         {
-            n++;
-        }
+            if (d.HasPending)
+            {
+                if (!_writable[to])
+                {
+                    return true;
+                }
 
-        return n;
+                int n = d.Pipe is { Pending: > 0 } pipe
+                    ? (int)Native.Splice(pipe.ReadFd, _fd[to], pipe.Pending, Native.SPLICE_F_MOVE | Native.SPLICE_F_NONBLOCK)
+                    : SocketNative.Send(_fd[to], d.Backlog.AsSpan(d.BacklogOffset, d.BacklogCount));
+                if (n == -SocketNative.EAGAIN)
+                {
+                    _writable[to] = false;
+                    return true;
+                }
+
+                if (n < 0)
+                {
+                    return Fail(to, d, PumpOutcome.WriteFailed);
+                }
+
+                Count(d, n);
+                if (d.Pipe is { Pending: > 0 } p)
+                {
+                    p.Pending -= n;
+                    _writable[to] = p.Pending == 0;
+                }
+                else
+                {
+                    d.BacklogOffset += n;
+                    d.BacklogCount -= n;
+                    if (d.BacklogCount > 0)
+                    {
+                        _writable[to] = false; // a short write: the send buffer is full
+                    }
+                    else
+                    {
+                        d.ReleaseBacklog();
+                    }
+                }
+
+                continue;
+            }
+
+            if (d.Eof)
+            {
+                if (!d.FinSent)
+                {
+                    d.FinSent = true;
+
+                    // The last direction to end needs no shutdown: the close that follows sends the same FIN.
+                    RelayDirection other = d == _up ? _down : _up;
+                    if (!other.FinSent && SocketNative.ShutdownWrite(_fd[to]) < 0)
+                    {
+                        return Fail(to, d, PumpOutcome.WriteFailed);
+                    }
+                }
+
+                return true;
+            }
+
+            if (!_readable[from])
+            {
+                return true;
+            }
+
+            bool splice = d.Moved >= SpliceThreshold && Binding.Options.ZeroCopy && !d.NoSplice;
+            if (splice && d.Pipe is null)
+            {
+                // Made only now, not at connect: an idle or chatty connection costs two fds, not six.
+                d.Pipe = SplicePipe.TryCreate(out _);
+                d.NoSplice = d.Pipe is null;
+                splice = !d.NoSplice;
+            }
+
+            byte[] scratch = _acceptor.Loop.Scratch;
+            int want = splice ? SplicePipe.ChunkSize : scratch.Length;
+            int got = splice
+                ? (int)Native.Splice(_fd[from], d.Pipe!.WriteFd, want, Native.SPLICE_F_MOVE | Native.SPLICE_F_NONBLOCK)
+                : SocketNative.Receive(_fd[from], scratch);
+            if (got == -SocketNative.EAGAIN)
+            {
+                _readable[from] = false;
+                return true;
+            }
+
+            if (got < 0)
+            {
+                return Fail(from, d, PumpOutcome.ReadFailed);
+            }
+
+            if (got == 0)
+            {
+                d.Eof = true;
+                continue;
+            }
+
+            d.Moved += got;
+            if (got < want && !_peerShutDown[from])
+            {
+                // A short read drained the socket: wait for the next edge instead of paying for a read that says
+                // EAGAIN. Not once the peer has shut down: its FIN may already be queued behind this data, with no edge to come.
+                _readable[from] = false;
+            }
+
+            if (splice)
+            {
+                d.Pipe!.Pending = got;
+                continue;
+            }
+
+            int sent = _writable[to] ? SocketNative.Send(_fd[to], scratch.AsSpan(0, got)) : -SocketNative.EAGAIN;
+            if (sent == -SocketNative.EAGAIN)
+            {
+                sent = 0;
+            }
+            else if (sent < 0)
+            {
+                return Fail(to, d, PumpOutcome.WriteFailed);
+            }
+
+            if (sent > 0)
+            {
+                Count(d, sent);
+            }
+
+            if (sent < got)
+            {
+                _writable[to] = false;
+                d.Keep(scratch.AsSpan(sent, got - sent));
+            }
+        }
     }
 
-    private static void Reset(Socket s)
+    private void Count(RelayDirection d, int n)
     {
-        try
+        if (d.To == Target)
         {
-            s.Close(0);
+            Binding.Counters.AddToTarget(n);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        else
         {
+            Binding.Counters.AddToClient(n);
         }
     }
 
-    private static EndPoint? SafeRemote(Socket s)
+    /// <summary>A side failed: count it, reset both. Always false (the caller's "go on" answer).</summary>
+    private bool Fail(int side, RelayDirection d, PumpOutcome outcome)
     {
-        try
+        Binding.Counters.Error(side == Client ? ProxyErrorKind.ClientFailed : ProxyErrorKind.TargetFailed);
+        d.Outcome = outcome;
+        Abort(outcome);
+        return false;
+    }
+
+    private void Finish(bool reset)
+    {
+        _state = State.Closed;
+        EventLoop loop = _acceptor.Loop;
+        for (int side = 0; side < 2; side++)
         {
-            return s.RemoteEndPoint;
+            loop.Unregister(_token[side], -1); // closing the fd removes it from epoll
+            int fd = _fd[side];
+            _fd[side] = -1;
+            if (fd >= 0)
+            {
+                if (reset)
+                {
+                    SocketNative.CloseWithReset(fd);
+                }
+                else
+                {
+                    SocketNative.Close(fd);
+                }
+            }
         }
-        catch (SocketException)
-        {
-            return null;
-        }
+
+        _up.Release();
+        _down.Release();
+        Binding.Counters.Closed();
+        _acceptor.Closed(this);
+        ProxyLog.ConnectionEnded(Binding.Logger, _clientEndPoint, Binding.TargetEndPoint, _up.Outcome, _down.Outcome);
     }
 }

@@ -1,113 +1,110 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using PortPublisher.Proxy.Internal;
 
 namespace PortPublisher.Proxy.Tcp;
 
 /// <summary>
-/// A TCP binding: one accept loop on an already-bound socket; each accepted client gets a connection dialed from
-/// inside the target namespace. At most <see cref="ProxyBindingOptions.MaxConnections"/> relay at once; the rest
-/// wait in the kernel's listen backlog.
+/// A TCP binding. Its listening socket is registered with every event loop (EPOLLEXCLUSIVE: the kernel wakes one),
+/// and a connection lives on the loop that accepted it. At most <see cref="ProxyBindingOptions.MaxConnections"/>
+/// relay at once; at the bound a loop stops watching the listener and the rest wait in the kernel's backlog.
 /// </summary>
 internal sealed class TcpProxyBinding : ProxyBinding
 {
     private readonly Socket _listener;
-    private readonly ILogger _logger;
-    private readonly SemaphoreSlim _slots;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentDictionary<TcpConnection, Task> _connections = new();
-    private readonly Task _acceptLoop;
+    private readonly TcpAcceptor[] _acceptors;
+    private int _active;
+    private int _paused;
+    private int _disposed;
 
     public TcpProxyBinding(Socket listener, ProxyTarget target, ProxyBindingOptions options, ILogger logger)
         : base(listener.LocalEndPoint!, target, options)
     {
         _listener = listener;
-        _logger = logger;
-        _slots = new SemaphoreSlim(options.MaxConnections, options.MaxConnections);
+        Logger = logger;
         _listener.Listen(4096); // the kernel caps it at net.core.somaxconn
-        _acceptLoop = AcceptLoopAsync();
-        ProxyLog.Started(_logger, Protocol, Listen, target.Endpoint);
+
+        // Accepted sockets inherit TCP_NODELAY from the listener: one setsockopt here instead of one per connection.
+        _listener.NoDelay = true;
+        _listener.Blocking = false; // accept4 on it runs on the loops and must say EAGAIN, not wait
+        ListenFd = (int)_listener.SafeHandle.DangerousGetHandle();
+        TargetAddress = new byte[SocketNative.SockAddrSize];
+        TargetAddressLength = SocketNative.WriteSockAddr(target.Endpoint, TargetAddress);
+        IReadOnlyList<EventLoop> loops = EventLoop.Group;
+        _acceptors = [.. loops.Select(l => new TcpAcceptor(this, l))];
+        foreach (TcpAcceptor a in _acceptors)
+        {
+            a.Loop.Post(a.Start);
+        }
+
+        ProxyLog.Started(Logger, Protocol, Listen, target.Endpoint);
     }
 
     public override string Protocol => "tcp";
 
-    internal ILogger Logger => _logger;
+    internal ILogger Logger { get; }
 
-    internal CancellationToken Stopping => _stop.Token;
+    internal int ListenFd { get; }
+
+    internal byte[] TargetAddress { get; }
+
+    internal int TargetAddressLength { get; }
+
+    internal bool Stopping => Volatile.Read(ref _disposed) != 0;
 
     public override async ValueTask DisposeAsync()
     {
-        if (_stop.IsCancellationRequested)
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
-        await _stop.CancelAsync();
-
-        // Closing the listener frees the port at once (the accept loop ends with it).
+        // Every loop lets go of the listener and resets its connections; only then is the fd closed (the port is
+        // free when this returns), so no loop can be accepting on a closed, perhaps reused, fd number.
+        await Task.WhenAll(_acceptors.Select(a => a.Loop.InvokeAsync(a.Stop)));
         _listener.Dispose();
-        foreach (TcpConnection c in _connections.Keys)
-        {
-            c.Abort();
-        }
-
-        await _acceptLoop;
-        await Task.WhenAll(_connections.Values);
-        ProxyLog.Stopped(_logger, Protocol, Listen, Target.Endpoint);
-        _stop.Dispose();
-        _slots.Dispose();
+        ProxyLog.Stopped(Logger, Protocol, Listen, Target.Endpoint);
     }
 
-    private async Task AcceptLoopAsync()
+    /// <summary>Takes a connection slot, or says the bound is reached.</summary>
+    internal bool TryTakeSlot()
     {
-        await Task.Yield();
-        while (!_stop.IsCancellationRequested)
+        if (Interlocked.Increment(ref _active) <= Options.MaxConnections)
         {
-            try
-            {
-                await _slots.WaitAsync(_stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptAsync(_stop.Token);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException || _stop.IsCancellationRequested)
-            {
-                _slots.Release();
-                return;
-            }
-            catch (SocketException e)
-            {
-                // EMFILE, ENOBUFS, a connection aborted before accept: count, back off briefly, go on.
-                _slots.Release();
-                Counters.Error(ProxyErrorKind.AcceptFailed);
-                ProxyLog.AcceptFailed(_logger, Listen, e.SocketErrorCode.ToString());
-                await Task.Delay(10, CancellationToken.None);
-                continue;
-            }
-
-            var connection = new TcpConnection(this, client);
-            _connections[connection] = RunAsync(connection);
+            return true;
         }
+
+        Interlocked.Decrement(ref _active);
+        return false;
     }
 
-    private async Task RunAsync(TcpConnection connection)
+    /// <summary>Gives a slot back; acceptors paused at the bound start watching the listener again.</summary>
+    internal void ReleaseSlot()
     {
-        try
+        Interlocked.Decrement(ref _active);
+        if (Volatile.Read(ref _paused) > 0)
         {
-            await connection.RunAsync();
-        }
-        finally
-        {
-            _connections.TryRemove(connection, out _);
-            _slots.Release();
+            ResumeAcceptors();
         }
     }
+
+    /// <summary>An acceptor stopped at the bound. It re-checks after saying so, which closes the race with <see cref="ReleaseSlot"/>.</summary>
+    internal void AcceptorPaused() => Interlocked.Increment(ref _paused);
+
+    internal void AcceptorResumed() => Interlocked.Decrement(ref _paused);
+
+    internal bool HasFreeSlot => Volatile.Read(ref _active) < Options.MaxConnections;
+
+    private void ResumeAcceptors()
+    {
+        foreach (TcpAcceptor a in _acceptors)
+        {
+            a.Loop.Post(a.ResumeIfPaused);
+        }
+    }
+
+    internal IPEndPoint TargetEndPoint => Target.Endpoint;
+
+    internal AddressFamily TargetFamily => Target.Endpoint.AddressFamily;
 }

@@ -1,0 +1,177 @@
+using PortPublisher.Proxy.Internal;
+
+namespace PortPublisher.Proxy.Tcp;
+
+/// <summary>
+/// One binding's presence on one event loop: accepts from the shared listener when the kernel wakes this loop, owns the
+/// connections accepted here, and enforces their dial timeout (a FIFO: one binding's deadlines come in order).
+/// Loop thread only, except where noted.
+/// </summary>
+internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
+{
+    /// <summary>Connections accepted per wake-up before other fds get their turn.</summary>
+    private const int AcceptBatch = 32;
+
+    /// <summary>After accept fails for want of fds or memory, the listener is left alone this long.</summary>
+    private const int AcceptBackoffMs = 10;
+
+    private readonly HashSet<TcpConnection> _connections = [];
+    private readonly Queue<TcpConnection> _dialing = new();
+    private long _token;
+    private bool _watching;
+    private bool _pausedAtBound;
+    private long _resumeAt;
+    private bool _stopped;
+
+    public TcpAcceptor(TcpProxyBinding binding, EventLoop loop)
+    {
+        Binding = binding;
+        Loop = loop;
+    }
+
+    public TcpProxyBinding Binding { get; }
+
+    public EventLoop Loop { get; }
+
+    public void Start()
+    {
+        if (!Binding.Stopping)
+        {
+            Loop.AddTicker(this);
+            Watch();
+        }
+    }
+
+    /// <summary>Stops accepting and resets every connection of this binding on this loop.</summary>
+    public void Stop()
+    {
+        _stopped = true;
+        Unwatch();
+        Loop.RemoveTicker(this);
+        foreach (TcpConnection c in _connections.ToArray())
+        {
+            c.Abort(PumpOutcome.Canceled);
+        }
+
+        _dialing.Clear();
+    }
+
+    public void ResumeIfPaused()
+    {
+        if (_pausedAtBound && !_stopped && Binding.HasFreeSlot)
+        {
+            _pausedAtBound = false;
+            Binding.AcceptorResumed();
+            Watch();
+        }
+    }
+
+    public void OnEvents(uint events, int tag)
+    {
+        Span<byte> peer = stackalloc byte[SocketNative.SockAddrSize];
+        for (int i = 0; i < AcceptBatch && _watching; i++)
+        {
+            if (!Binding.TryTakeSlot())
+            {
+                PauseAtBound();
+                return;
+            }
+
+            int fd = SocketNative.Accept(Binding.ListenFd, peer);
+            if (fd < 0)
+            {
+                Binding.ReleaseSlot();
+                if (fd == -SocketNative.EAGAIN)
+                {
+                    return; // another loop took it, or the backlog is empty
+                }
+
+                if (fd == -SocketNative.ECONNABORTED)
+                {
+                    continue; // the client gave up while it waited in the backlog
+                }
+
+                // EMFILE, ENFILE, ENOBUFS: the listener stays readable, so leave it alone briefly instead of spinning.
+                Binding.Counters.Error(ProxyErrorKind.AcceptFailed);
+                ProxyLog.AcceptFailed(Binding.Logger, Binding.Listen, new System.ComponentModel.Win32Exception(-fd).Message);
+                Unwatch();
+                _resumeAt = Environment.TickCount64 + AcceptBackoffMs;
+                return;
+            }
+
+            var c = new TcpConnection(this, fd, peer);
+            _connections.Add(c);
+            c.Start();
+        }
+    }
+
+    /// <summary>Called by a connection once it is connected or gone.</summary>
+    public void Dialing(TcpConnection c) => _dialing.Enqueue(c);
+
+    /// <summary>Called by a connection once both its sockets are closed.</summary>
+    public void Closed(TcpConnection c)
+    {
+        if (_connections.Remove(c))
+        {
+            Binding.ReleaseSlot();
+        }
+    }
+
+    public bool Tick(long nowMs)
+    {
+        while (_dialing.TryPeek(out TcpConnection? c))
+        {
+            if (c.IsDialing && c.DialDeadline > nowMs)
+            {
+                break;
+            }
+
+            _dialing.Dequeue();
+            if (c.IsDialing)
+            {
+                c.DialTimedOut();
+            }
+        }
+
+        if (_resumeAt != 0 && nowMs >= _resumeAt && !_stopped)
+        {
+            _resumeAt = 0;
+            Watch();
+        }
+
+        return _dialing.Count > 0 || _resumeAt != 0;
+    }
+
+    private void PauseAtBound()
+    {
+        Unwatch();
+        _pausedAtBound = true;
+        Binding.AcceptorPaused();
+        ResumeIfPaused(); // a slot freed between the check and the pause would otherwise never wake this acceptor
+    }
+
+    private void Watch()
+    {
+        if (_watching || _stopped)
+        {
+            return;
+        }
+
+        // Level-triggered: a connection left in the backlog wakes a loop again. EPOLLEXCLUSIVE: only one loop per connection.
+        long token = Loop.Register(Binding.ListenFd, SocketNative.EPOLLIN | SocketNative.EPOLLEXCLUSIVE, this, 0);
+        if (token > 0)
+        {
+            _token = token;
+            _watching = true;
+        }
+    }
+
+    private void Unwatch()
+    {
+        if (_watching)
+        {
+            Loop.Unregister(_token, Binding.ListenFd);
+            _watching = false;
+        }
+    }
+}
