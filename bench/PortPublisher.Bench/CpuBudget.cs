@@ -76,10 +76,27 @@ internal sealed class CpuBudget : IDisposable
             string parent = Path.GetDirectoryName(_dir)!;
             foreach (string pid in File.ReadAllLines(Path.Combine(_dir, "cgroup.procs")))
             {
-                File.WriteAllText(Path.Combine(parent, "cgroup.procs"), pid);
+                try
+                {
+                    File.WriteAllText(Path.Combine(parent, "cgroup.procs"), pid);
+                }
+                catch (IOException)
+                {
+                    // ESRCH: it exited meanwhile (a forking peer's children end with their connections).
+                }
             }
 
-            Directory.Delete(_dir);
+            for (int i = 0; i < 50 && Directory.Exists(_dir); i++)
+            {
+                try
+                {
+                    Directory.Delete(_dir);
+                }
+                catch (IOException) when (i < 49)
+                {
+                    Thread.Sleep(100); // EBUSY until the last exiting task has left
+                }
+            }
         }
         catch (IOException e)
         {
