@@ -86,11 +86,6 @@ internal static class ProxyCompareBench
                 peers.Add(new Peer("portpublisher (splice)", 9100, [StartOurs(h, c, self, "splice", 9100, Map)]));
             }
 
-            if (wanted.Contains("inline"))
-            {
-                peers.Add(new Peer("portpublisher (splice, inline completions)", 9500, [StartOurs(h, c, self, "splice", 9500, Map, inline: true)]));
-            }
-
             if (wanted.Contains("copy"))
             {
                 peers.Add(new Peer("portpublisher (copy)", 9200, [StartOurs(h, c, self, "copy", 9200, Map)]));
@@ -248,10 +243,9 @@ internal static class ProxyCompareBench
         Sh($"ip netns exec {c} sysctl -qw net.core.somaxconn=4096");
     }
 
-    private static Process StartOurs(string h, string c, string self, string mode, int basePort, Func<int, int, string> map, bool inline = false)
+    private static Process StartOurs(string h, string c, string self, string mode, int basePort, Func<int, int, string> map)
     {
-        string env = inline ? "env DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 " : string.Empty;
-        Process p = Start($"ip netns exec {h} {env}dotnet {self} proxy-serve 0.0.0.0:{basePort + 1} 10.99.0.2:5201 {c} {mode} {map(basePort + 2, 7000)} {map(basePort + 3, 7001)}", stdin: true);
+        Process p = Start($"ip netns exec {h} dotnet {self} proxy-serve 0.0.0.0:{basePort + 1} 10.99.0.2:5201 {c} {mode} {map(basePort + 2, 7000)} {map(basePort + 3, 7001)}", stdin: true);
         string? line = p.StandardOutput.ReadLine();
         if (line is null || !line.StartsWith("ready", StringComparison.Ordinal))
         {

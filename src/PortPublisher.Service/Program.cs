@@ -14,14 +14,6 @@ using PortPublisher.Service.Options;
 using PortPublisher.Service.Publications;
 using Prometheus;
 
-// Socket completions run inline on the epoll threads: the relay's continuations are short non-blocking syscalls, and
-// the proxy benchmark (bench/README.md) measured 0.58x docker-proxy's CPU per GB this way against 1.03x without.
-// Must be set before the first socket exists; an explicit value in the environment wins.
-if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
-{
-    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
-}
-
 // Only metrics that lint clean with promtool: the adapters for .NET event counters and meters emit names with
 // _total/_count suffixes on gauges. Process metrics (CPU, memory, fds) stay.
 Prometheus.Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressProcessMetrics = false, SuppressEventCounters = true, SuppressMeters = true });

@@ -91,6 +91,50 @@ public class TcpProxyTests
         await WaitFor(() => binding.Counters.Snapshot().Active == 0);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task SlowBackend_ThrottlesTheClientInsteadOfBufferingInTheProxy(bool zeroCopy)
+    {
+        // The backend reads nothing for a while: the proxy must stop reading the client (backpressure), holding at most
+        // what its socket buffers and one pipe or copy chunk hold, and then deliver every byte once the backend reads.
+        byte[] payload = RandomNumberGenerator.GetBytes(64 << 20);
+        var startReading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var received = new MemoryStream(payload.Length);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var backend = new Backend(async s =>
+        {
+            await startReading.Task;
+            var buffer = new byte[256 * 1024];
+            int n;
+            while ((n = await s.ReceiveAsync(buffer)) > 0)
+            {
+                received.Write(buffer, 0, n);
+            }
+
+            done.SetResult();
+        });
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(BoundListener(), Target(backend), new ProxyBindingOptions { ZeroCopy = zeroCopy });
+        using Socket client = await Connect(binding);
+        Task send = Task.Run(async () =>
+        {
+            await client.SendAsync(payload);
+            client.Shutdown(SocketShutdown.Send);
+        }, TestContext.Current.CancellationToken);
+
+        await Task.Delay(1000, TestContext.Current.CancellationToken);
+        long forwarded = binding.Counters.Snapshot().BytesToTarget;
+        Assert.False(send.IsCompleted, "the client could send 64 MiB to a backend that reads nothing");
+        Assert.InRange(forwarded, 1, 32L << 20); // the backend's receive buffer and what is in flight, not the whole payload
+
+        startReading.SetResult();
+        await send.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        await done.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+        Assert.True(payload.AsSpan().SequenceEqual(received.ToArray()));
+        Assert.Equal(payload.Length, binding.Counters.Snapshot().BytesToTarget);
+    }
+
     [Fact]
     public async Task HalfClose_ClientFinishesSendingAndStillReadsTheReply()
     {
