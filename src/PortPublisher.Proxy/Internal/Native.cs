@@ -7,85 +7,14 @@ using static Tmds.Linux.LibC;
 
 namespace PortPublisher.Proxy.Internal;
 
-/// <summary>The few syscalls the relay needs beyond System.Net.Sockets: splice(2), pipes, and sendmsg with a source address.</summary>
+/// <summary>What the UDP relay needs beyond System.Net.Sockets: sendmsg with a source address.</summary>
 internal static unsafe class Native
 {
-    public const int EAGAIN = 11;
-    public const int EINTR = 4;
-    public const uint SPLICE_F_MOVE = 1;
-    public const uint SPLICE_F_NONBLOCK = 2;
-    private const int F_SETPIPE_SZ = 1031;
+    private const int EINTR = 4;
     private const int IPPROTO_IP = 0;
     private const int IPPROTO_IPV6 = 41;
     private const int IP_PKTINFO = 8;
     private const int IPV6_PKTINFO = 50;
-
-    /// <summary>A non-blocking pipe; returns false (with errno) where pipes cannot be made.</summary>
-    public static bool TryCreatePipe(int size, out int readFd, out int writeFd, out int error)
-    {
-        int* fds = stackalloc int[2];
-        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
-        {
-            error = errno;
-            readFd = writeFd = -1;
-            return false;
-        }
-
-        readFd = fds[0];
-        writeFd = fds[1];
-        error = 0;
-        _ = fcntl(writeFd, F_SETPIPE_SZ, size); // best effort: the default 64 KiB also works
-        return true;
-    }
-
-    public static void Close(int fd)
-    {
-        if (fd >= 0)
-        {
-            _ = close(fd);
-        }
-    }
-
-    /// <summary>splice(2) without offsets; returns bytes moved, 0 at EOF, or -errno.</summary>
-    public static long Splice(int fdIn, int fdOut, int length, uint flags)
-    {
-        while (true)
-        {
-            long n = (long)splice(fdIn, null, fdOut, null, (size_t)(ulong)length, flags);
-            if (n >= 0)
-            {
-                return n;
-            }
-
-            int e = errno;
-            if (e != EINTR)
-            {
-                return -e;
-            }
-        }
-    }
-
-    /// <summary>read(2); returns bytes read, 0 at EOF, or -errno.</summary>
-    public static long Read(int fd, Span<byte> buffer)
-    {
-        fixed (byte* p = buffer)
-        {
-            while (true)
-            {
-                long n = (long)read(fd, p, (size_t)(ulong)buffer.Length);
-                if (n >= 0)
-                {
-                    return n;
-                }
-
-                int e = errno;
-                if (e != EINTR)
-                {
-                    return -e;
-                }
-            }
-        }
-    }
 
     /// <summary>
     /// sendmsg(2) of one datagram to <paramref name="to"/> from the local address <paramref name="from"/> (IP_PKTINFO /

@@ -7,7 +7,7 @@ using static Tmds.Linux.LibC;
 namespace PortPublisher.Proxy.Internal;
 
 /// <summary>
-/// Raw socket and epoll calls for the TCP reactor. Every call returns a result or -errno (never throws), retries
+/// Raw socket, epoll, pipe and splice calls for the TCP reactor. Every call returns a result or -errno (never throws), retries
 /// EINTR, and works on fds the caller owns: System.Net.Sockets costs about twice the syscalls per proxied connection
 /// (MSG_PEEK before each read, fcntl to make each socket non-blocking, poll after connect).
 /// </summary>
@@ -17,6 +17,9 @@ internal static unsafe class SocketNative
     public const int EINPROGRESS = 115;
     public const int EINTR = 4;
     public const int ECONNABORTED = 103;
+    private const uint SPLICE_F_MOVE = 1;
+    private const uint SPLICE_F_NONBLOCK = 2;
+    private const int F_SETPIPE_SZ = 1031;
     public const uint EPOLLIN = 0x001;
     public const uint EPOLLOUT = 0x004;
     public const uint EPOLLERR = 0x008;
@@ -206,6 +209,43 @@ internal static unsafe class SocketNative
         if (fd >= 0)
         {
             _ = close(fd);
+        }
+    }
+
+    /// <summary>A non-blocking pipe of about <paramref name="size"/> bytes; false (with errno) where pipes cannot be made.</summary>
+    public static bool TryCreatePipe(int size, out int readFd, out int writeFd, out int error)
+    {
+        int* fds = stackalloc int[2];
+        if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+        {
+            error = errno;
+            readFd = writeFd = -1;
+            return false;
+        }
+
+        readFd = fds[0];
+        writeFd = fds[1];
+        error = 0;
+        _ = fcntl(writeFd, F_SETPIPE_SZ, size); // best effort: the default 64 KiB also works
+        return true;
+    }
+
+    /// <summary>splice(2) without offsets, non-blocking: bytes moved, 0 at EOF, or -errno.</summary>
+    public static int Splice(int fdIn, int fdOut, int length)
+    {
+        while (true)
+        {
+            long n = (long)splice(fdIn, null, fdOut, null, (size_t)(ulong)length, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+
+            int e = errno;
+            if (e != EINTR)
+            {
+                return -e;
+            }
         }
     }
 

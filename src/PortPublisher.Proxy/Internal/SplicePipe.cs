@@ -20,11 +20,11 @@ internal sealed class SplicePipe : IDisposable
     public int Pending { get; set; }
 
     public static SplicePipe? TryCreate(out int error) =>
-        Native.TryCreatePipe(ChunkSize, out int r, out int w, out error) ? new SplicePipe(r, w) : null;
+        SocketNative.TryCreatePipe(ChunkSize, out int r, out int w, out error) ? new SplicePipe(r, w) : null;
 
     public void Dispose()
     {
-        Native.Close(ReadFd);
-        Native.Close(WriteFd);
+        SocketNative.Close(ReadFd);
+        SocketNative.Close(WriteFd);
     }
 }

@@ -251,7 +251,7 @@ internal sealed class TcpConnection : IEventHandler
                 }
 
                 int n = d.Pipe is { Pending: > 0 } pipe
-                    ? (int)Native.Splice(pipe.ReadFd, _fd[to], pipe.Pending, Native.SPLICE_F_MOVE | Native.SPLICE_F_NONBLOCK)
+                    ? SocketNative.Splice(pipe.ReadFd, _fd[to], pipe.Pending)
                     : SocketNative.Send(_fd[to], d.Backlog.AsSpan(d.BacklogOffset, d.BacklogCount));
                 if (n == -SocketNative.EAGAIN)
                 {
@@ -321,7 +321,7 @@ internal sealed class TcpConnection : IEventHandler
             byte[] scratch = _acceptor.Loop.Scratch;
             int want = splice ? SplicePipe.ChunkSize : scratch.Length;
             int got = splice
-                ? (int)Native.Splice(_fd[from], d.Pipe!.WriteFd, want, Native.SPLICE_F_MOVE | Native.SPLICE_F_NONBLOCK)
+                ? SocketNative.Splice(_fd[from], d.Pipe!.WriteFd, want)
                 : SocketNative.Receive(_fd[from], scratch);
             if (got == -SocketNative.EAGAIN)
             {
