@@ -16,6 +16,7 @@ internal static unsafe class SocketNative
     public const int EAGAIN = 11;
     public const int EINPROGRESS = 115;
     public const int EINTR = 4;
+    public const int EINVAL = 22;
     public const int ECONNABORTED = 103;
     private const uint SPLICE_F_MOVE = 1;
     private const uint SPLICE_F_NONBLOCK = 2;

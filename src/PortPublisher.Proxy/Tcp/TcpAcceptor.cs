@@ -159,11 +159,22 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
 
         // Level-triggered: a connection left in the backlog wakes a loop again. EPOLLEXCLUSIVE: only one loop per connection.
         long token = Loop.Register(Binding.ListenFd, SocketNative.EPOLLIN | SocketNative.EPOLLEXCLUSIVE, this, 0);
+        if (token == -SocketNative.EINVAL)
+        {
+            token = Loop.Register(Binding.ListenFd, SocketNative.EPOLLIN, this, 0); // kernels before 4.5: every loop wakes
+        }
+
         if (token > 0)
         {
             _token = token;
             _watching = true;
+            return;
         }
+
+        // Not watched, this loop accepts nothing for the binding; the others still may. Say so, and retry on the next tick.
+        Binding.Counters.Error(ProxyErrorKind.AcceptFailed);
+        ProxyLog.AcceptFailed(Binding.Logger, Binding.Listen, new System.ComponentModel.Win32Exception((int)-token).Message);
+        _resumeAt = Environment.TickCount64 + AcceptBackoffMs;
     }
 
     private void Unwatch()
