@@ -21,8 +21,15 @@ internal static class ProxyCompareBench
 
     private static Action? s_restartIperf;
 
-    private sealed record Peer(string Name, int BasePort, List<Process> Processes)
+    /// <summary>A peer under test; a class (reference equality), since it keys dictionaries and its budget is set later.</summary>
+    private sealed class Peer(string name, int basePort, List<Process> processes)
     {
+        public string Name => name;
+
+        public int BasePort => basePort;
+
+        public List<Process> Processes => processes;
+
         public int IperfPort => BasePort + 1;
 
         public int ShortPort => BasePort + 2;

@@ -65,7 +65,7 @@ internal sealed class TcpConnection : IEventHandler
         ValueTask<int> socket;
         try
         {
-            socket = Binding.Target.Sockets.CreateTcpAsync(Binding.TargetFamily);
+            socket = Binding.Target.Sockets.CreateTcpAsync(Binding.Target.Endpoint.AddressFamily);
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException or Netlink.NetlinkException)
         {
@@ -220,7 +220,7 @@ internal sealed class TcpConnection : IEventHandler
     private void DialFailed(string error)
     {
         Binding.Counters.Error(ProxyErrorKind.DialFailed);
-        ProxyLog.DialFailed(Binding.Logger, Binding.TargetEndPoint, _clientEndPoint, error);
+        ProxyLog.DialFailed(Binding.Logger, Binding.Target.Endpoint, _clientEndPoint, error);
         Abort(PumpOutcome.WriteFailed);
     }
 
@@ -424,6 +424,6 @@ internal sealed class TcpConnection : IEventHandler
         _down.Release();
         Binding.Counters.Closed();
         _acceptor.Closed(this);
-        ProxyLog.ConnectionEnded(Binding.Logger, _clientEndPoint, Binding.TargetEndPoint, _up.Outcome, _down.Outcome);
+        ProxyLog.ConnectionEnded(Binding.Logger, _clientEndPoint, Binding.Target.Endpoint, _up.Outcome, _down.Outcome);
     }
 }

@@ -103,8 +103,4 @@ internal sealed class TcpProxyBinding : ProxyBinding
             a.Loop.Post(a.ResumeIfPaused);
         }
     }
-
-    internal IPEndPoint TargetEndPoint => Target.Endpoint;
-
-    internal AddressFamily TargetFamily => Target.Endpoint.AddressFamily;
 }
