@@ -72,7 +72,8 @@ public sealed class CliApp
             Required = true,
             Arity = ArgumentArity.OneOrMore,
         };
-        var mode = new Option<string>("--mode") { Description = "How traffic is carried: auto (NAT where it can, else proxy), nat, or proxy", DefaultValueFactory = _ => "auto" };
+        // No default here: a mode is sent only when given, so the service's own --mode applies otherwise.
+        var mode = new Option<string?>("--mode") { Description = "How traffic is carried: auto (NAT where it can, else proxy), nat, or proxy (default: the service's --mode)" };
         mode.AcceptOnlyFromAmong("auto", "nat", "proxy");
         var ip = new Option<string?>("--ip") { Description = "The address inside the namespace to send traffic to (default: discovered)" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Show the bindings that would be made; change nothing" };
@@ -112,7 +113,8 @@ public sealed class CliApp
                 return ExitCodes.Usage;
             }
 
-            var request = new PublishRequest(n, p.GetValue(netns)!, specs, p.GetValue(mode), targetIp, p.GetValue(dryRun));
+            PublishMode? chosen = PublishModeNames.TryParse(p.GetValue(mode), out PublishMode m) ? m : null;
+            var request = new PublishRequest(n, p.GetValue(netns)!, specs, chosen, targetIp, p.GetValue(dryRun));
             return await CallAsync(p, async client =>
             {
                 PublicationDto result = await client.PublishAsync(request, ct);

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using PortPublisher.Service.Api;
+using PortPublisher.Service.Hosting;
 using PortPublisher.Service.Logging;
 using PortPublisher.Service.Metrics;
 using PortPublisher.Service.Options;
@@ -36,8 +37,8 @@ builder.Configuration
     });
 builder.Services.AddSystemd();
 builder.Services.AddOptions<PortPublisherOptions>().BindConfiguration(PortPublisherOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-builder.Services.AddSingleton<PublicationManager>();
-builder.Services.AddHostedService(sp => sp.GetRequiredService<PublicationManager>());
+builder.Services.AddPublications();
+builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(8));
 builder.Services.AddSingleton<MetricsCollector>();
 builder.Services.AddHostedService(sp => new SystemdWatchdog(sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>(), sp.GetRequiredService<PublicationManager>()));
 builder.Logging.AddSimpleConsole(o =>
@@ -47,6 +48,19 @@ builder.Logging.AddSimpleConsole(o =>
 });
 
 PortPublisherOptions options = builder.Configuration.GetSection(PortPublisherOptions.Section).Get<PortPublisherOptions>() ?? new PortPublisherOptions();
+
+// One service per state directory, decided before the socket, the tables or the state are touched.
+StateDirectoryLock instanceLock;
+try
+{
+    instanceLock = StateDirectoryLock.Acquire(options.StateDir);
+}
+catch (InvalidOperationException e)
+{
+    await Console.Error.WriteLineAsync($"portpublisherd: {e.Message}");
+    return 1;
+}
+
 string? socketDir = Path.GetDirectoryName(options.Socket);
 if (!string.IsNullOrEmpty(socketDir))
 {
@@ -101,4 +115,8 @@ catch (Exception e) when (e is InvalidDataException or OptionsValidationExceptio
 {
     await Console.Error.WriteLineAsync($"portpublisherd: {e.Message}");
     return 1;
+}
+finally
+{
+    instanceLock.Dispose();
 }

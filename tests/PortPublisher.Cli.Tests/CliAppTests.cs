@@ -60,6 +60,16 @@ public class CliAppTests
         Assert.Equal("""POST /v1/publications {"name":"web","netns":"web","specs":["80","127.0.0.1:5353:53/udp"],"mode":"nat","dryRun":false}""", Assert.Single(service.Requests));
     }
 
+    [Fact]
+    public async Task Publish_WithoutModeLeavesTheChoiceToTheService()
+    {
+        // The service's own --mode (say nat) must apply: the CLI sends no mode unless given one.
+        await using var service = new FakeService((_, _, _) => (201, WebJson));
+        (int exit, _, _) = await Run(service.Host, "publish", "web", "--netns", "web", "-p", "80");
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Equal("""POST /v1/publications {"name":"web","netns":"web","specs":["80"],"dryRun":false}""", Assert.Single(service.Requests));
+    }
+
     [Theory]
     [InlineData(new[] { "port", "web" }, "53/udp -> 127.0.0.1:5353\n80/tcp -> 0.0.0.0:49155\n80/tcp -> [::]:49155\n", "", 0)]
     [InlineData(new[] { "port", "web", "80" }, "0.0.0.0:49155\n[::]:49155\n", "", 0)]

@@ -92,7 +92,7 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
         string before = lab.InHost("nft -s list ruleset");
         (int code, _, string stderr) = lab.Cli("publish", "held", "--netns", lab.Container, "-p", "7071:80", "-p", "7070:80");
         Assert.Equal(1, code);
-        Assert.Equal("portpublisher: failed to bind host port for 0.0.0.0:7070:held:80/tcp: address already in use\n", stderr);
+        Assert.Equal("portpublisher: failed to bind host port for 0.0.0.0:7070:10.99.0.2:80/tcp: address already in use\n", stderr);
         Assert.Equal(before, lab.InHost("nft -s list ruleset"));
         Assert.DoesNotContain("held", lab.Cli("ls").Stdout, StringComparison.Ordinal);
 
@@ -134,12 +134,12 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
         Assert.Equal(0, lab.Cli("publish", "dup", "--netns", lab.Container, "-p", "7200:80").Code);
         (code, _, err) = lab.Cli("publish", "dup", "--netns", lab.Container, "-p", "7201:80");
         Assert.Equal(1, code);
-        Assert.Contains("\"/dup\" is already in use", err, StringComparison.Ordinal);
+        Assert.Contains("\"dup\" is already in use", err, StringComparison.Ordinal);
         Assert.Equal("0.0.0.0:7200\n[::]:7200\n", lab.Cli("port", "dup", "80").Stdout);
         lab.Cli("unpublish", "dup");
 
         Assert.Equal((1, string.Empty, "Error response from daemon: No such container: missing\n"), lab.Cli("port", "missing"));
-        Assert.Equal((1, string.Empty, "portpublisher: No such container: missing\n"), lab.Cli("unpublish", "missing"));
+        Assert.Equal((1, string.Empty, "portpublisher: No such publication: missing\n"), lab.Cli("unpublish", "missing"));
     }
 
     [Fact]

@@ -40,7 +40,7 @@ public sealed class PortAllocator
     public IReadOnlyList<HostBinding> Allocate(IReadOnlyList<BindingRequest> requests, IHostPortReserver? reserver = null)
     {
         ArgumentNullException.ThrowIfNull(requests);
-        var cursorsBefore = new Dictionary<(IPAddress, Protocol, PortRange), ushort>(_cursors);
+        AllocatorCheckpoint before = Checkpoint();
         var taken = new List<HostBinding>();
         var reserved = new List<IReadOnlyList<HostBinding>>();
         try
@@ -73,13 +73,25 @@ public sealed class PortAllocator
             }
 
             Release(taken);
-            _cursors.Clear();
-            foreach (KeyValuePair<(IPAddress, Protocol, PortRange), ushort> kv in cursorsBefore)
-            {
-                _cursors.Add(kv.Key, kv.Value);
-            }
-
+            Rewind(before);
             throw;
+        }
+    }
+
+    /// <summary>The round-robin cursors now, to put back with <see cref="Rewind"/> when what was allocated is dropped.</summary>
+    public AllocatorCheckpoint Checkpoint() => new(new Dictionary<(IPAddress, Protocol, PortRange), ushort>(_cursors));
+
+    /// <summary>
+    /// Puts the cursors back where <paramref name="checkpoint"/> found them: a dry run, or a publish that failed after
+    /// allocating, leaves the next dynamic pick where it was (Docker's allocator has no dry run; its failures move on).
+    /// </summary>
+    public void Rewind(AllocatorCheckpoint checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        _cursors.Clear();
+        foreach (KeyValuePair<(IPAddress, Protocol, PortRange), ushort> kv in checkpoint.Cursors)
+        {
+            _cursors.Add(kv.Key, kv.Value);
         }
     }
 

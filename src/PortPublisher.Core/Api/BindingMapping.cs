@@ -1,6 +1,7 @@
 using System.Net;
 using PortPublisher.Core.Allocation;
 using PortPublisher.Core.DockerPort;
+using PortPublisher.Core.Publications;
 using PortPublisher.Core.Specs;
 
 namespace PortPublisher.Core.Api;
@@ -8,7 +9,7 @@ namespace PortPublisher.Core.Api;
 /// <summary>Conversions between API bindings and the allocation model.</summary>
 public static class BindingMapping
 {
-    public static BindingDto ToDto(this HostBinding b, string? carrier = null)
+    public static BindingDto ToDto(this HostBinding b, Carrier? carrier = null)
     {
         ArgumentNullException.ThrowIfNull(b);
         return new BindingDto(GoNet.FormatIP(b.HostIp), b.HostPort, b.Protocol.ToName(), b.ContainerPort, carrier);

@@ -1,10 +1,12 @@
+using PortPublisher.Core.Publications;
+
 namespace PortPublisher.Core.Api;
 
 /// <summary><c>POST /v1/publications</c>: publish <see cref="Specs"/> (Docker <c>-p</c> values) for a target namespace.</summary>
 /// <param name="Name">Publication name (Docker container-name rules).</param>
 /// <param name="Netns">An <c>ip netns</c> name, a namespace path such as <c>/proc/PID/ns/net</c>, <c>container:NAME</c> or <c>host</c>.</param>
 /// <param name="Specs">The <c>-p</c> values, as typed.</param>
-/// <param name="Mode"><c>auto</c>, <c>nat</c> or <c>proxy</c>; null for the service default.</param>
+/// <param name="Mode"><c>auto</c>, <c>nat</c> or <c>proxy</c>; null (left out) for the service default.</param>
 /// <param name="TargetIp">The address inside the namespace to send traffic to; null to discover it.</param>
 /// <param name="DryRun">Plan only: allocate nothing, change nothing.</param>
-public sealed record PublishRequest(string Name, string Netns, IReadOnlyList<string> Specs, string? Mode = null, string? TargetIp = null, bool DryRun = false);
+public sealed record PublishRequest(string Name, string Netns, IReadOnlyList<string> Specs, PublishMode? Mode = null, string? TargetIp = null, bool DryRun = false);

@@ -35,7 +35,7 @@ internal static class ControlApi
 
             return await Handle(async () =>
             {
-                PublicationDto result = await manager.PublishAsync(request);
+                PublicationDto result = await manager.PublishAsync(request, http.RequestAborted);
                 return Results.Json(result, ApiJsonContext.Default.PublicationDto, statusCode: request.DryRun ? 200 : 201);
             });
         });
@@ -43,14 +43,16 @@ internal static class ControlApi
         v1.MapGet("/publications", (PublicationManager manager) =>
             Results.Json(manager.Snapshot.ToList(), ApiJsonContext.Default.ListPublicationDto));
 
-        v1.MapGet("/publications/{name}", (string name, PublicationManager manager) => Handle(async () =>
+        v1.MapGet("/publications/{name}", (string name, HttpContext http, PublicationManager manager) => Handle(async () =>
         {
-            PublicationDto? p = await manager.GetAsync(name);
+            PublicationDto? p = await manager.GetAsync(name, http.RequestAborted);
+
+            // docker's wording: `portpublisher port` prints what `docker port` prints.
             return p is null ? Error(HttpStatusCode.NotFound, $"No such container: {name}") : Results.Json(p, ApiJsonContext.Default.PublicationDto);
         }));
 
-        v1.MapDelete("/publications/{name}", (string name, PublicationManager manager) => Handle(async () =>
-            Results.Json(await manager.UnpublishAsync(name), ApiJsonContext.Default.PublicationDto)));
+        v1.MapDelete("/publications/{name}", (string name, HttpContext http, PublicationManager manager) => Handle(async () =>
+            Results.Json(await manager.UnpublishAsync(name, http.RequestAborted), ApiJsonContext.Default.PublicationDto)));
 
         v1.MapGet("/status", (PublicationManager manager) => Results.Json(manager.Status(), ApiJsonContext.Default.StatusDto));
     }
@@ -71,6 +73,11 @@ internal static class ControlApi
         catch (PublishException e)
         {
             return Error(e.Status, e.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            // The client went away before its command ran; nobody reads this answer.
+            return Error((HttpStatusCode)499, "request cancelled");
         }
     }
 }

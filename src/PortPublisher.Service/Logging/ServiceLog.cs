@@ -11,8 +11,8 @@ internal static partial class ServiceLog
     [LoggerMessage(1001, LogLevel.Information, "Unpublished {Name}")]
     public static partial void Unpublished(ILogger logger, string name);
 
-    [LoggerMessage(1002, LogLevel.Warning, "Publish {Name} failed: {Error}")]
-    public static partial void PublishFailed(ILogger logger, string name, string error);
+    [LoggerMessage(1002, LogLevel.Warning, "Publish {Name} failed at {Step}: {Error}")]
+    public static partial void PublishFailed(ILogger logger, string name, string step, string error);
 
     [LoggerMessage(1003, LogLevel.Information, "Restored {Count} publications with {Bindings} bindings; nftables {State}")]
     public static partial void Restored(ILogger logger, int count, int bindings, string state);
@@ -37,4 +37,31 @@ internal static partial class ServiceLog
 
     [LoggerMessage(1010, LogLevel.Information, "Control API on unix:{Socket}; metrics on {Metrics}")]
     public static partial void Listening(ILogger logger, string socket, string metrics);
+
+    [LoggerMessage(1011, LogLevel.Error, "Publish {Name}: undoing {Step} failed: {Error}")]
+    public static partial void UndoFailed(ILogger logger, string name, string step, string error);
+
+    [LoggerMessage(1012, LogLevel.Warning, "Dropped {Command}: its caller gave up before it ran; nothing was changed")]
+    public static partial void CommandDropped(ILogger logger, string command);
+
+    [LoggerMessage(1013, LogLevel.Warning, "{Command} completed after its caller gave up; its result stands")]
+    public static partial void CommandOutlivedCaller(ILogger logger, string command);
+
+    [LoggerMessage(1014, LogLevel.Error, "{Command} failed: {Error}")]
+    public static partial void CommandFailed(ILogger logger, string command, string error);
+
+    [LoggerMessage(1015, LogLevel.Error, "The writer did not finish its command within {Seconds} s of the stop; stopping without it")]
+    public static partial void WriterStopTimedOut(ILogger logger, double seconds);
+
+    [LoggerMessage(1016, LogLevel.Error, "Publication {Name}: the proxy did not confirm stopping {Listen} within {Seconds} s; its listener is closed regardless")]
+    public static partial void ProxyStopTimedOut(ILogger logger, string name, string listen, double seconds);
+
+    [LoggerMessage(1017, LogLevel.Error, "The proxy did not stop within {Seconds} s of the stop; exiting without it")]
+    public static partial void ProxyShutdownTimedOut(ILogger logger, double seconds);
+
+    [LoggerMessage(1018, LogLevel.Error, "Cannot write state: {Error}")]
+    public static partial void StateWriteFailed(ILogger logger, string error);
+
+    [LoggerMessage(1019, LogLevel.Warning, "Publish {Name}: {Warning}")]
+    public static partial void BindingSkipped(ILogger logger, string name, string warning);
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using PortPublisher.Core.Api;
+using PortPublisher.Core.Publications;
 using PortPublisher.Core.Specs;
 using PortPublisher.Netlink;
 using PortPublisher.Netlink.Nft;
@@ -43,11 +44,11 @@ internal sealed class MetricsCollector
                 }
             }
 
-            foreach (string carrier in new[] { "nat", "proxy" })
+            foreach (Carrier carrier in new[] { Carrier.Nat, Carrier.Proxy })
             {
                 foreach (string protocol in new[] { "tcp", "udp", "sctp" })
                 {
-                    PortPublisherMetrics.Bindings.WithLabels(carrier, protocol).Set(snapshot.SelectMany(p => p.Bindings).Count(b => b.Carrier == carrier && b.Protocol == protocol));
+                    PortPublisherMetrics.Bindings.WithLabels(carrier.ToName(), protocol).Set(snapshot.SelectMany(p => p.Bindings).Count(b => b.Carrier == carrier && b.Protocol == protocol));
                 }
             }
 

@@ -1,8 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using PortPublisher.Core.Allocation;
+using PortPublisher.Core.Publications;
 using PortPublisher.Netlink.Nft;
-using PortPublisher.Proxy;
+using PortPublisher.Service.Kernel;
 
 namespace PortPublisher.Service.Publications;
 
@@ -19,7 +20,7 @@ internal sealed class ActiveBinding(HostBinding host, Carrier carrier, IPAddress
     public SafeSocketHandle? Reservation { get; set; }
 
     /// <summary>Proxy: the running binding (it owns the listening socket).</summary>
-    public ProxyBinding? Proxy { get; set; }
+    public IProxyLease? Proxy { get; set; }
 
     public NatBinding ToNat()
     {
@@ -27,5 +28,10 @@ internal sealed class ActiveBinding(HostBinding host, Carrier carrier, IPAddress
         return new NatBinding(wildcard ? null : Host.HostIp, Host.Protocol, Host.HostPort, TargetIp, Host.ContainerPort);
     }
 
-    public string CarrierName => Carrier == Carrier.Nat ? "nat" : "proxy";
+    /// <summary>
+    /// Proxied bindings listen on their reserved socket. So do NAT'ed <c>[::]</c> bindings: the ip6 output chain leaves
+    /// ::1 alone (the kernel keeps it on lo), so local clients of <c>[::1]:port</c> reach the listener, which the proxy
+    /// serves, as Docker's docker-proxy does; every other address is DNAT'ed before it gets there.
+    /// </summary>
+    public bool Listens => Carrier == Carrier.Proxy || (Host.HostIp.Equals(IPAddress.IPv6Any) && Host.Protocol != Core.Specs.Protocol.Sctp);
 }

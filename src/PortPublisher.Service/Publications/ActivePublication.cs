@@ -1,13 +1,13 @@
 using PortPublisher.Core.Api;
+using PortPublisher.Core.Publications;
 using PortPublisher.Core.Specs;
-using PortPublisher.Netlink;
-using PortPublisher.Proxy;
+using PortPublisher.Service.Kernel;
 using PortPublisher.Service.State;
 
 namespace PortPublisher.Service.Publications;
 
 /// <summary>A publication the service carries now.</summary>
-internal sealed class ActivePublication(string name, string netns, NetworkNamespace? ns, IReadOnlyList<string> specs, IReadOnlyList<string> warnings)
+internal sealed class ActivePublication(string name, string netns, ITargetNamespace? ns, IReadOnlyList<string> specs, IReadOnlyList<string> warnings)
 {
     public string Name { get; } = name;
 
@@ -15,20 +15,20 @@ internal sealed class ActivePublication(string name, string netns, NetworkNamesp
     public string Netns { get; } = netns;
 
     /// <summary>The open namespace (holding it keeps it alive); null for <c>host</c>.</summary>
-    public NetworkNamespace? Namespace { get; } = ns;
+    public ITargetNamespace? Namespace { get; } = ns;
 
-    public NamespaceSocketFactory? Sockets { get; set; }
+    public IProxySockets? Sockets { get; set; }
 
     public IReadOnlyList<string> Specs { get; } = specs;
 
-    public IReadOnlyList<string> Warnings { get; } = warnings;
+    public List<string> Warnings { get; } = [.. warnings];
 
     public List<ActiveBinding> Bindings { get; } = [];
 
     public PublicationDto ToDto() => new(
         Name,
         Netns,
-        [.. Bindings.Select(b => b.Host.ToDto(b.CarrierName))],
+        [.. Bindings.Select(b => b.Host.ToDto(b.Carrier))],
         Bindings.Count > 0 ? GoNet.FormatIP(Bindings[0].TargetIp) : null,
         Warnings.Count > 0 ? Warnings : null);
 
@@ -39,6 +39,6 @@ internal sealed class ActivePublication(string name, string netns, NetworkNamesp
         Namespace?.Identity.Device ?? 0,
         Namespace?.Identity.Inode ?? 0,
         Specs,
-        [.. Bindings.Select(b => new StoredBinding(GoNet.FormatIP(b.Host.HostIp), b.Host.HostPort, b.Host.Protocol.ToName(), b.Host.ContainerPort, b.CarrierName, GoNet.FormatIP(b.TargetIp)))],
+        [.. Bindings.Select(b => new StoredBinding(GoNet.FormatIP(b.Host.HostIp), b.Host.HostPort, b.Host.Protocol.ToName(), b.Host.ContainerPort, b.Carrier.ToName(), GoNet.FormatIP(b.TargetIp)))],
         Warnings.Count > 0 ? Warnings : null);
 }

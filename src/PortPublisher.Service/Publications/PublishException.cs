@@ -32,4 +32,7 @@ public sealed class PublishException : Exception
     }
 
     public HttpStatusCode Status { get; } = HttpStatusCode.BadRequest;
+
+    /// <summary>The pipeline step that failed (<c>validate</c>, <c>open target</c>, <c>allocate</c>, <c>persist</c>, …), when known.</summary>
+    public string? Step { get; init; }
 }

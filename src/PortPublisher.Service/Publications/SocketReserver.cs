@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using PortPublisher.Core.Allocation;
 using PortPublisher.Core.Specs;
+using PortPublisher.Service.Kernel;
 using static Tmds.Linux.LibC;
 
 namespace PortPublisher.Service.Publications;
@@ -14,7 +15,7 @@ namespace PortPublisher.Service.Publications;
 /// with raw syscalls (socket, setsockopt, bind: 8 µs each) rather than System.Net.Sockets.Socket (22 µs): a 10,000-port
 /// range reserves in 80 ms instead of 220 ms. A NAT binding keeps its handle; a proxied one becomes a Socket.
 /// </summary>
-internal sealed class SocketReserver(Func<HostBinding, string> describe) : IHostPortReserver
+internal sealed class SocketReserver(Func<HostBinding, string> describe) : IReservationSet
 {
     private const int EADDRINUSE = 98;
     private const int EMFILE = 24;

@@ -24,7 +24,9 @@ internal sealed class SystemdWatchdog(ISystemdNotifier? notifier, PublicationMan
         using var timer = new PeriodicTimer(period);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            if (await manager.PingAsync().WaitAsync(period, stoppingToken).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default))
+            // A ping still queued when the next tick comes is dropped, so a wedged writer does not collect them.
+            using var late = new CancellationTokenSource(period);
+            if (await manager.PingAsync(late.Token).WaitAsync(period, stoppingToken).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default))
             {
                 notifier.Notify(new ServiceState("WATCHDOG=1"));
             }

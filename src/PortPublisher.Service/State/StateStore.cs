@@ -6,7 +6,7 @@ namespace PortPublisher.Service.State;
 /// The state file under the state directory, written atomically: a temporary file is written and fsync'd, renamed
 /// over the old one, and the directory fsync'd, so a crash leaves either the old or the new state, never half of one.
 /// </summary>
-public sealed class StateStore
+internal sealed class StateStore : Kernel.IStateStore
 {
     public const string FileName = "state.json";
 
@@ -56,14 +56,45 @@ public sealed class StateStore
         System.IO.Directory.CreateDirectory(Directory);
         string temp = PathName + ".tmp";
         byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(state, StateJsonContext.Default.StateFile);
-        using (FileStream f = new(temp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.WriteThrough))
+        try
         {
-            f.Write(bytes);
-            f.Flush(flushToDisk: true);
+            // 0600: the state names every namespace and port; only the service reads it.
+            var create = new FileStreamOptions
+            {
+                Mode = FileMode.Create,
+                Access = FileAccess.Write,
+                Share = FileShare.None,
+                Options = FileOptions.WriteThrough,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            };
+            using (FileStream f = new(temp, create))
+            {
+                f.Write(bytes);
+                f.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, PathName, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A full disk leaves a short or empty temp file: the old state stays whole, and so does the directory.
+            TryDelete(temp);
+            throw;
         }
 
-        File.Move(temp, PathName, overwrite: true);
         FsyncDirectory(Directory);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Read-only or gone: there is nothing to clean up, or nothing we can do.
+        }
     }
 
     /// <summary>fsync of the directory makes the rename itself durable.</summary>

@@ -120,6 +120,33 @@ public class PortAllocatorTests
     }
 
     [Fact]
+    public void Rewind_PutsTheCursorBackAfterADroppedAllocation()
+    {
+        // A dry run, or a publish that fails after allocating (say, in nftables), is dropped whole: released and rewound.
+        var allocator = new PortAllocator(new FixedPortRangeSource(s_kernelDefault));
+        allocator.Allocate(Requests("127.0.0.2::80"));
+        for (int i = 0; i < 3; i++)
+        {
+            AllocatorCheckpoint checkpoint = allocator.Checkpoint();
+            IReadOnlyList<HostBinding> planned = allocator.Allocate(Requests("127.0.0.2::80"));
+            Assert.Equal(32769, planned[0].HostPort);
+            allocator.Release(planned);
+            allocator.Rewind(checkpoint);
+        }
+
+        Assert.Equal(32769, allocator.Allocate(Requests("127.0.0.2::80"))[0].HostPort);
+    }
+
+    [Fact]
+    public void Release_WithoutRewindMovesOnAsDockerDoes()
+    {
+        // The control for the test above: without a rewind the cursor stays on the released port.
+        var allocator = new PortAllocator(new FixedPortRangeSource(s_kernelDefault));
+        allocator.Release(allocator.Allocate(Requests("127.0.0.2::80")));
+        Assert.Equal(32769, allocator.Allocate(Requests("127.0.0.2::80"))[0].HostPort);
+    }
+
+    [Fact]
     public void Allocate_OrdersExactPortsFirstThenContainerPortAsDockerDoes()
     {
         var allocator = new PortAllocator(new FixedPortRangeSource(s_kernelDefault));

@@ -1,0 +1,96 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using static PortPublisher.Service.Hosting.FileLockNative;
+using static Tmds.Linux.LibC;
+
+namespace PortPublisher.Service.Hosting;
+
+/// <summary>
+/// One service per state directory: an exclusive flock(2) on <c>STATE_DIR/lock</c>, taken before the socket, the
+/// tables or the state are touched, and held until the process exits (the kernel lets go of it even after kill -9).
+/// The file holds the owner's PID, so the one refused can say who holds it.
+/// </summary>
+internal sealed class StateDirectoryLock : IDisposable
+{
+    public const string FileName = "lock";
+
+    private readonly int _fd;
+
+    private StateDirectoryLock(int fd, string path)
+    {
+        _fd = fd;
+        PathName = path;
+    }
+
+    public string PathName { get; }
+
+    /// <summary>Takes the lock, or says in one line why not.</summary>
+    /// <exception cref="InvalidOperationException">Another process holds it (the message names its PID), or the directory cannot be used.</exception>
+    public static unsafe StateDirectoryLock Acquire(string stateDir)
+    {
+        try
+        {
+            Directory.CreateDirectory(stateDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"cannot create state directory {stateDir}: {e.Message}", e);
+        }
+
+        string path = Path.Combine(stateDir, FileName);
+        byte[] name = Encoding.UTF8.GetBytes(path + "\0");
+        int fd;
+        fixed (byte* p = name)
+        {
+            // A read-only state directory still takes the lock on an existing file; only creating it needs write access.
+            fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0x180 /* 0600 */);
+            if (fd < 0 && (errno == EROFS || errno == EACCES))
+            {
+                fd = open(p, O_RDONLY | O_CLOEXEC, 0);
+            }
+        }
+
+        if (fd < 0)
+        {
+            throw new InvalidOperationException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        {
+            int error = Marshal.GetLastPInvokeError();
+            string holder = ReadHolder(path);
+            _ = close(fd);
+            throw new InvalidOperationException(error == EWOULDBLOCK
+                ? $"another portpublisherd{holder} is using state directory {stateDir} (it holds {path}); stop it first or use another --state-dir"
+                : $"cannot lock {path}: {Marshal.GetPInvokeErrorMessage(error)}");
+        }
+
+        // Best effort: a read-only directory keeps the old PID in the file, and the lock itself is what counts.
+        byte[] pid = Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
+        if (ftruncate(fd, 0) == 0)
+        {
+            fixed (byte* b = pid)
+            {
+                _ = pwrite(fd, b, pid.Length, 0);
+            }
+        }
+
+        return new StateDirectoryLock(fd, path);
+    }
+
+    public void Dispose() => _ = close(_fd);
+
+    private static string ReadHolder(string path)
+    {
+        try
+        {
+            string text = File.ReadAllText(path).Trim();
+            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ? $" (PID {pid})" : string.Empty;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return string.Empty;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.Options;
+using PortPublisher.Netlink;
+using PortPublisher.Netlink.Nft;
+using PortPublisher.Service.Options;
+
+namespace PortPublisher.Service.Kernel;
+
+/// <summary><see cref="INatBackend"/> over our nf_tables codec, in the service's own network namespace.</summary>
+internal sealed class NftablesNat(IOptions<PortPublisherOptions> options) : INatBackend
+{
+    private readonly string _table = options.Value.Table;
+    private NftablesBackend? _writer;
+
+    public bool Available => _writer is not null;
+
+    public string Description => Available ? $"nftables (tables ip/ip6 {_table}) + userland proxy" : "userland proxy only (nftables unavailable)";
+
+    public NftablesBackend? CounterReader { get; private set; }
+
+    public string? Open()
+    {
+        try
+        {
+            _writer = new NftablesBackend(null, new NftablesOptions { TableName = _table });
+            CounterReader = new NftablesBackend(null, new NftablesOptions { TableName = _table });
+            return null;
+        }
+        catch (NetlinkException e)
+        {
+            _writer?.Dispose();
+            _writer = null;
+            return e.Message;
+        }
+    }
+
+    public void Apply(IReadOnlyCollection<NatBinding> add, IReadOnlyCollection<NatBinding> remove) => Writer.Apply(add, remove);
+
+    public RulesetCheck Check(IReadOnlyCollection<NatBinding> expected) => Writer.Check(expected);
+
+    public void InstallOrReplace(IReadOnlyCollection<NatBinding> expected) => Writer.InstallOrReplace(expected);
+
+    public IDisposable WatchForeignChanges(Action onForeignChange)
+    {
+        NftablesBackend writer = Writer;
+        return new NftEventMonitor(e =>
+        {
+            // Our own transactions echo back as events too; only someone else's change can need a repair.
+            if (e.PortId == writer.PortId || e.PortId == CounterReader?.PortId)
+            {
+                return;
+            }
+
+            if (e.Table == _table || e.Kind is "DELTABLE" or "OVERRUN")
+            {
+                onForeignChange();
+            }
+        });
+    }
+
+    public void Dispose()
+    {
+        _writer?.Dispose();
+        CounterReader?.Dispose();
+    }
+
+    private NftablesBackend Writer => _writer ?? throw new InvalidOperationException("nftables is unavailable");
+}

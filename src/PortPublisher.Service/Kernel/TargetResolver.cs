@@ -1,0 +1,93 @@
+using System.Net;
+using System.Net.Sockets;
+using PortPublisher.Netlink;
+using PortPublisher.Netlink.Route;
+using PortPublisher.Service.Publications;
+
+namespace PortPublisher.Service.Kernel;
+
+/// <summary><see cref="ITargetResolver"/> with nsfs handles and rtnetlink, each call on a pool thread under <see cref="PipelineDeadlines.Kernel"/>.</summary>
+internal sealed class TargetResolver(PipelineDeadlines deadlines) : ITargetResolver
+{
+    public ValueTask<ResolvedTarget> ResolveAsync(string netns, IPAddress? requested, CancellationToken cancellationToken) =>
+        OffWriter.RunAsync(() => Resolve(netns, requested), deadlines.Kernel, $"opening network namespace '{netns}'", cancellationToken);
+
+    public ValueTask<ITargetNamespace> ReopenAsync(string path, (ulong Device, ulong Inode) identity, CancellationToken cancellationToken) =>
+        OffWriter.RunAsync<ITargetNamespace>(
+            () =>
+            {
+                NetworkNamespace ns = NetworkNamespace.Open(path);
+                if (ns.Identity != identity)
+                {
+                    ns.Dispose();
+                    throw new NetworkNamespaceNotFoundException($"{path} is now a different namespace than the one published");
+                }
+
+                return new KernelNamespace(ns);
+            },
+            deadlines.Kernel,
+            $"opening network namespace {path}",
+            cancellationToken);
+
+    private static ResolvedTarget Resolve(string netns, IPAddress? requested)
+    {
+        NetworkNamespace ns;
+        try
+        {
+            ns = NetworkNamespace.Open(netns);
+        }
+        catch (NetworkNamespaceNotFoundException e)
+        {
+            throw new PublishException(HttpStatusCode.NotFound, e.Message);
+        }
+
+        try
+        {
+            return new ResolvedTarget(new KernelNamespace(ns), Addresses(ns, netns, requested));
+        }
+        catch
+        {
+            ns.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The address to send traffic to, per family: the one asked for, else the namespace's first global address, else
+    /// its loopback; and whether the host can route to it (which NAT needs).
+    /// </summary>
+    private static Target Addresses(NetworkNamespace ns, string netns, IPAddress? requested)
+    {
+        IReadOnlyList<InterfaceAddress> addresses;
+        using (var inside = new RouteNetlink(ns))
+        {
+            addresses = inside.GetAddresses();
+        }
+
+        IPAddress? v4, v6;
+        if (requested is not null)
+        {
+            // An address the namespace does not have would publish with success and carry nothing.
+            if (!addresses.Any(a => a.Address.Equals(requested)))
+            {
+                string has = addresses.Count == 0 ? "no addresses" : string.Join(", ", addresses.Select(a => a.Address));
+                throw new PublishException(HttpStatusCode.BadRequest, $"--ip {requested} is not an address of network namespace '{netns}' (it has {has})");
+            }
+
+            bool isV6 = requested.AddressFamily == AddressFamily.InterNetworkV6;
+            v4 = isV6 ? null : requested;
+            v6 = isV6 ? requested : null;
+        }
+        else
+        {
+            v4 = addresses.FirstOrDefault(a => a.Address.AddressFamily == AddressFamily.InterNetwork && a.Scope == 0)?.Address
+                 ?? (addresses.Any(a => a.Address.Equals(IPAddress.Loopback)) ? IPAddress.Loopback : null);
+            v6 = addresses.FirstOrDefault(a => a.Address.AddressFamily == AddressFamily.InterNetworkV6 && a.Scope == 0)?.Address;
+        }
+
+        using var host = new RouteNetlink();
+        RouteLookup? r4 = v4 is null || IPAddress.IsLoopback(v4) ? null : host.GetRoute(v4);
+        RouteLookup? r6 = v6 is null || IPAddress.IsLoopback(v6) ? null : host.GetRoute(v6);
+        return new Target(v4, v6, r4 is { IsLocal: false }, r6 is { IsLocal: false }, r4?.OutputInterface);
+    }
+}

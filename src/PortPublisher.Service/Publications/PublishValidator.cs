@@ -1,0 +1,73 @@
+using System.Net;
+using PortPublisher.Core.Api;
+using PortPublisher.Core.Publications;
+using PortPublisher.Core.Specs;
+
+namespace PortPublisher.Service.Publications;
+
+/// <summary>
+/// Checks a publish request before it reaches the writer: a bad request is answered at once, queues nothing and
+/// changes nothing. Every spec is parsed, and every bad one is named.
+/// </summary>
+internal static class PublishValidator
+{
+    /// <exception cref="PublishException">400, naming each bad field.</exception>
+    public static ValidatedPublish Validate(PublishRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var errors = new List<string>();
+        string? name = PublicationName.Normalize(request.Name ?? string.Empty, out string? nameError);
+        if (name is null)
+        {
+            errors.Add(nameError!);
+        }
+
+        string netns = request.Netns ?? string.Empty;
+        if (netns.Length == 0)
+        {
+            errors.Add("a target namespace is required (--netns NAME, a path, container:NAME or host)");
+        }
+        else if (netns.Contains('\0', StringComparison.Ordinal))
+        {
+            errors.Add("invalid netns: it contains a NUL character");
+        }
+
+        var mappings = new List<PortMapping>();
+        IReadOnlyList<string> specs = request.Specs ?? [];
+        foreach (string? spec in specs)
+        {
+            if (spec is null)
+            {
+                errors.Add("invalid -p: null");
+                continue;
+            }
+
+            try
+            {
+                mappings.AddRange(PortSpecParser.Parse(spec));
+            }
+            catch (PortSpecException e)
+            {
+                errors.Add($"invalid -p {GoNet.Quote(e.Spec)}: {e.Message}");
+            }
+        }
+
+        IPAddress? targetIp = null;
+        if (request.TargetIp is not null && !IPAddress.TryParse(request.TargetIp, out targetIp))
+        {
+            errors.Add($"invalid target address {GoNet.Quote(request.TargetIp)}");
+        }
+
+        if (request.Mode is { } mode && !Enum.IsDefined(mode))
+        {
+            errors.Add($"invalid mode {(int)mode}: use auto, nat or proxy");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new PublishException(HttpStatusCode.BadRequest, string.Join("\n", errors)) { Step = "validate" };
+        }
+
+        return new ValidatedPublish(name!, netns, specs, mappings, request.Mode, targetIp, request.DryRun);
+    }
+}

@@ -1,0 +1,396 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using PortPublisher.Core.Allocation;
+using PortPublisher.Core.Api;
+using PortPublisher.Core.Publications;
+using PortPublisher.Core.Specs;
+using PortPublisher.Netlink.Nft;
+using PortPublisher.Service.Kernel;
+using PortPublisher.Service.Logging;
+using PortPublisher.Service.Metrics;
+using PortPublisher.Service.Options;
+
+namespace PortPublisher.Service.Publications;
+
+/// <summary>
+/// The bodies of publish and unpublish, run by the writer. A publish: open the target → expand and allocate (real
+/// sockets hold the ports) → choose carriers → persist → program NAT (one transaction) → flush stale UDP conntrack →
+/// start proxies. Each step that changes something registers its undo in a <see cref="PublishTransaction"/>, so a
+/// failure anywhere, and a dry run, leave nothing behind, the allocator's cursor included. An unpublish persists first:
+/// if the state cannot be written, nothing is torn down.
+/// </summary>
+internal sealed class Publisher(
+    PublicationRegistry registry,
+    PortAllocator allocator,
+    ITargetResolver resolver,
+    IPortReservations reservations,
+    INatBackend nat,
+    IProxyHost proxy,
+    IConntrack conntrack,
+    IHostSysctls sysctls,
+    NatReconciler repair,
+    PipelineDeadlines deadlines,
+    IOptions<PortPublisherOptions> options,
+    TimeProvider time,
+    ILogger<Publisher> logger)
+{
+    public const string HostWarning = "Published ports are discarded when using host network mode";
+
+    private readonly PublishMode _defaultMode = PublishModeNames.TryParse(options.Value.Mode, out PublishMode m) ? m : PublishMode.Auto;
+    private readonly bool _hostSupportsIPv6 = CanBindIPv6Loopback();
+
+    public async ValueTask<PublicationDto> PublishAsync(ValidatedPublish request, CancellationToken cancellationToken)
+    {
+        string name = request.Name;
+        if (registry.Contains(name))
+        {
+            throw new PublishException(HttpStatusCode.Conflict, $"Conflict. The publication name \"{name}\" is already in use. Unpublish it first or choose another name.") { Step = "validate" };
+        }
+
+        long started = time.GetTimestamp();
+        var tx = new PublishTransaction(logger, name);
+        try
+        {
+            PublicationDto result = await PublishSteps(request, tx, cancellationToken);
+            if (!request.DryRun)
+            {
+                ServiceLog.Published(logger, name, request.Netns, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1), Summary(registry.TryGet(name, out ActivePublication p) ? p.Bindings : []));
+            }
+
+            return result;
+        }
+        catch (Exception e)
+        {
+            await tx.RollbackAsync();
+            PortPublisherMetrics.Errors.WithLabels(e is PublishException { Status: < HttpStatusCode.InternalServerError } ? "rejected" : "failed").Inc();
+            ServiceLog.PublishFailed(logger, name, tx.Step, e.Message);
+            throw e is PublishException pe
+                ? (pe.Step is null ? new PublishException(pe.Status, pe.Message, pe) { Step = tx.Step } : pe)
+                : new PublishException(HttpStatusCode.InternalServerError, $"{tx.Step}: {e.Message}", e) { Step = tx.Step };
+        }
+    }
+
+    public async ValueTask<PublicationDto> UnpublishAsync(string name)
+    {
+        if (!registry.TryGet(name, out ActivePublication p))
+        {
+            throw new PublishException(HttpStatusCode.NotFound, $"No such publication: {name}");
+        }
+
+        // The intent is written first: a restart after this point does not bring the publication back, and a state
+        // directory that cannot be written leaves it fully in place.
+        registry.Remove(name);
+        try
+        {
+            registry.Persist();
+        }
+        catch (PublishException e)
+        {
+            registry.Add(p);
+            throw new PublishException(e.Status, $"unpublish {name}: {e.Message}; nothing was changed", e) { Step = "persist" };
+        }
+
+        await TeardownAsync(p);
+        registry.RefreshSnapshot();
+        ServiceLog.Unpublished(logger, name);
+        return p.ToDto();
+    }
+
+    /// <summary>Unpublishes every publication whose namespace is gone (<c>ip netns del</c>, its process exited).</summary>
+    public async ValueTask DropVanishedAsync()
+    {
+        foreach (ActivePublication p in registry.All.Where(p => p.Namespace is { StillNamed: false }).ToList())
+        {
+            registry.Remove(p.Name);
+            try
+            {
+                registry.Persist();
+            }
+            catch (PublishException e)
+            {
+                // The kernel side goes anyway (the namespace is gone); the next start drops it from the file too.
+                ServiceLog.StateWriteFailed(logger, e.Message);
+            }
+
+            await TeardownAsync(p);
+            registry.RefreshSnapshot();
+            ServiceLog.NamespaceGone(logger, p.Name, p.Netns);
+        }
+    }
+
+    /// <summary>Releases everything a publication holds: NAT elements, proxies (with a deadline each), ports, namespace.</summary>
+    public async ValueTask TeardownAsync(ActivePublication p)
+    {
+        List<ActiveBinding> natBindings = [.. p.Bindings.Where(b => b.Carrier == Carrier.Nat)];
+        if (natBindings.Count > 0)
+        {
+            TryRemoveNat(natBindings);
+            conntrack.FlushUdp(UdpPorts(natBindings));
+        }
+
+        await StopProxiesAsync(p.Name, p.Bindings);
+        foreach (ActiveBinding b in p.Bindings)
+        {
+            b.Reservation?.Dispose();
+            b.Reservation = null;
+        }
+
+        allocator.Release(p.Bindings.Select(b => b.Host));
+        p.Sockets?.Dispose();
+        p.Namespace?.Dispose();
+    }
+
+    /// <summary>Starts the listeners of a publication whose ports are reserved (publish and restore).</summary>
+    public void StartProxies(ActivePublication p)
+    {
+        foreach (ActiveBinding b in p.Bindings.Where(b => b.Listens && b.Proxy is null))
+        {
+            SafeSocketHandle reserved = b.Reservation ?? throw new InvalidOperationException($"{b.Host}: no reserved socket");
+            p.Sockets ??= proxy.OpenSockets(p.Namespace ?? throw new InvalidOperationException($"{p.Name}: no namespace to proxy into"));
+            b.Proxy = proxy.Start(reserved, new IPEndPoint(b.TargetIp, b.Host.ContainerPort), p.Sockets);
+            b.Reservation = null; // the proxy owns the socket now
+        }
+    }
+
+    public async ValueTask StopProxiesAsync(string publication, IEnumerable<ActiveBinding> bindings)
+    {
+        foreach (ActiveBinding b in bindings)
+        {
+            if (b.Proxy is not { } lease)
+            {
+                continue;
+            }
+
+            b.Proxy = null;
+            if (!await proxy.StopAsync(lease, deadlines.ProxyStop))
+            {
+                // The port is free all the same; a loop that did not answer in time is a bug worth an alert.
+                PortPublisherMetrics.Errors.WithLabels("proxy_stop_timeout").Inc();
+                ServiceLog.ProxyStopTimedOut(logger, publication, lease.Listen.ToString() ?? "?", deadlines.ProxyStop.TotalSeconds);
+            }
+        }
+    }
+
+    private async ValueTask<PublicationDto> PublishSteps(ValidatedPublish request, PublishTransaction tx, CancellationToken cancellationToken)
+    {
+        string name = request.Name;
+        PublishMode mode = request.Mode ?? _defaultMode;
+
+        tx.Begin("open target");
+        if (request.Netns == "host")
+        {
+            var hostPub = new ActivePublication(name, request.Netns, null, request.Specs, request.Mappings.Count > 0 ? [HostWarning] : []);
+            if (!request.DryRun)
+            {
+                tx.Begin("persist");
+                registry.Add(hostPub);
+                tx.OnRollback("persist", () => registry.Remove(name));
+                registry.Persist();
+                tx.Commit();
+                registry.RefreshSnapshot();
+            }
+
+            return hostPub.ToDto();
+        }
+
+        string netns = request.Netns;
+        if (netns.StartsWith("container:", StringComparison.Ordinal))
+        {
+            string other = netns["container:".Length..];
+            if (!registry.TryGet(other, out ActivePublication shared) || shared.Namespace is null)
+            {
+                throw new PublishException(HttpStatusCode.NotFound, $"No such publication: {other}");
+            }
+
+            netns = shared.Namespace.Path;
+        }
+
+        ResolvedTarget resolved = await resolver.ResolveAsync(netns, request.TargetIp, cancellationToken);
+        tx.OnRollback("open target", resolved.Namespace.Dispose);
+        Target target = resolved.Target;
+        var publication = new ActivePublication(name, request.Netns, resolved.Namespace, request.Specs, []);
+
+        tx.Begin("allocate");
+        IReadOnlyList<BindingRequest> requests;
+        try
+        {
+            requests = BindingExpander.Expand(request.Mappings, _hostSupportsIPv6);
+        }
+        catch (PortAllocationException e)
+        {
+            throw new PublishException(HttpStatusCode.BadRequest, e.Message);
+        }
+
+        // Docker skips the implied [::] half of an address-less spec where it cannot be carried (userland-proxy=false);
+        // it is left out before allocating, so it takes no port.
+        HashSet<(ushort, Protocol)> explicitV6 = [.. request.Mappings.Where(IsExplicitV6Wildcard).Select(m => (m.ContainerPort, m.Protocol))];
+        var kept = new List<BindingRequest>(requests.Count);
+        foreach (BindingRequest r in requests)
+        {
+            bool implied = r.HostIp.Equals(IPAddress.IPv6Any) && !explicitV6.Contains((r.ContainerPort, r.Protocol));
+            CarrierDecision d = CarrierPolicy.Choose(r.HostIp, r.Protocol, implied, target, mode, nat.Available);
+            if (d.IsSkip)
+            {
+                if (!publication.Warnings.Contains(d.Warning!))
+                {
+                    publication.Warnings.Add(d.Warning!);
+                    ServiceLog.BindingSkipped(logger, name, d.Warning!);
+                }
+
+                continue;
+            }
+
+            kept.Add(r);
+        }
+
+        IReservationSet reserved = reservations.Begin(b => Describe(b, target));
+        tx.OnRollback("release reservations", reserved.ReleaseAll);
+        AllocatorCheckpoint checkpoint = allocator.Checkpoint();
+        IReadOnlyList<HostBinding> allocated;
+        try
+        {
+            allocated = allocator.Allocate(kept, reserved);
+        }
+        catch (PortAllocationException e)
+        {
+            throw new PublishException(HttpStatusCode.Conflict, e.Message);
+        }
+
+        tx.OnRollback("release ports", () =>
+        {
+            allocator.Release(allocated);
+            allocator.Rewind(checkpoint);
+        });
+
+        tx.Begin("choose carriers");
+        tx.OnRollback("close reservations", () =>
+        {
+            foreach (ActiveBinding b in publication.Bindings)
+            {
+                b.Reservation?.Dispose();
+                b.Reservation = null;
+            }
+        });
+        foreach (HostBinding b in allocated)
+        {
+            bool implied = b.HostIp.Equals(IPAddress.IPv6Any) && !explicitV6.Contains((b.ContainerPort, b.Protocol));
+            CarrierDecision d = CarrierPolicy.Choose(b.HostIp, b.Protocol, implied, target, mode, nat.Available);
+            if (d.IsRefusal)
+            {
+                throw new PublishException(HttpStatusCode.BadRequest, $"{b}: {d.Error}");
+            }
+
+            publication.Bindings.Add(new ActiveBinding(b, d.Carrier, d.TargetIp!) { Reservation = reserved.Take(b) });
+        }
+
+        if (request.DryRun)
+        {
+            PublicationDto plan = publication.ToDto();
+            await tx.RollbackAsync();
+            return plan;
+        }
+
+        // Persist the intent first: a crash from here on restores (or cleans up) this publication on restart.
+        tx.Begin("persist");
+        registry.Add(publication);
+        tx.OnRollback("persist", () =>
+        {
+            registry.Remove(name);
+            try
+            {
+                registry.Persist();
+            }
+            catch (PublishException e)
+            {
+                ServiceLog.StateWriteFailed(logger, e.Message);
+            }
+        });
+        registry.Persist();
+
+        List<ActiveBinding> natBindings = [.. publication.Bindings.Where(b => b.Carrier == Carrier.Nat)];
+        if (natBindings.Count > 0)
+        {
+            tx.Begin("set sysctls");
+            sysctls.EnsureFor(target);
+            tx.Begin("program nftables");
+            long t0 = Stopwatch.GetTimestamp();
+            nat.Apply([.. natBindings.Select(b => b.ToNat())], []);
+            PortPublisherMetrics.TransactionSeconds.Observe(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            tx.OnRollback("remove nftables elements", () => TryRemoveNat(natBindings));
+            tx.Begin("flush conntrack");
+            conntrack.FlushUdp(UdpPorts(natBindings));
+        }
+
+        tx.Begin("start proxies");
+        tx.OnRollback("stop proxies", async () =>
+        {
+            await StopProxiesAsync(name, publication.Bindings);
+            publication.Sockets?.Dispose();
+        });
+        StartProxies(publication);
+
+        tx.Commit();
+        registry.RefreshSnapshot();
+        return publication.ToDto();
+    }
+
+    private void TryRemoveNat(IReadOnlyCollection<ActiveBinding> bindings)
+    {
+        if (!nat.Available)
+        {
+            return;
+        }
+
+        try
+        {
+            nat.Apply([], [.. bindings.Where(b => b.Carrier == Carrier.Nat).Select(b => b.ToNat())]);
+        }
+        catch (Netlink.NetlinkException)
+        {
+            // The elements are already gone (someone flushed the table): the repair path rebuilds from our state.
+            repair.Request();
+        }
+    }
+
+    private static bool IsExplicitV6Wildcard(PortMapping m) =>
+        m.HostIp.Length > 0 && GoNet.TryParseIP(m.HostIp, out IPAddress? ip) && ip!.Equals(IPAddress.IPv6Any);
+
+    private static ushort[] UdpPorts(IEnumerable<ActiveBinding> bindings) =>
+        [.. bindings.Where(b => b.Carrier == Carrier.Nat && b.Host.Protocol == Protocol.Udp).Select(b => b.Host.HostPort).Distinct()];
+
+    /// <summary>Docker's <c>HOSTIP:HOSTPORT:CONTAINERIP:CONTAINERPORT/PROTO</c>, as in its bind error texts.</summary>
+    private static string Describe(HostBinding b, Target target)
+    {
+        bool v6 = b.HostIp.AddressFamily == AddressFamily.InterNetworkV6;
+        IPAddress? to = (v6 ? target.V6 : target.V4) ?? target.V4 ?? target.V6;
+        string host = v6 ? $"[{b.HostIp}]" : b.HostIp.ToString();
+        string container = to is null ? "?" : to.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{to}]" : to.ToString();
+        return $"{host}:{b.HostPort}:{container}:{b.ContainerPort}/{b.Protocol.ToName()}";
+    }
+
+    /// <summary>Up to 8 bindings by name, then counts: a 10,000-port range must not write a 10,000-item log line.</summary>
+    private static string Summary(List<ActiveBinding> bindings)
+    {
+        string first = string.Join(", ", bindings.Take(8).Select(b => $"{b.Host}({b.Carrier.ToName()})"));
+        return bindings.Count <= 8
+            ? first
+            : $"{first}, … {bindings.Count} in all ({bindings.Count(b => b.Carrier == Carrier.Nat)} nat, {bindings.Count(b => b.Carrier == Carrier.Proxy)} proxy)";
+    }
+
+    private static bool CanBindIPv6Loopback()
+    {
+        try
+        {
+            using var s = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+            s.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,15 @@
+using System.Net;
+using PortPublisher.Core.Publications;
+using PortPublisher.Core.Specs;
+
+namespace PortPublisher.Service.Publications;
+
+/// <summary>A publish request that passed every check that needs no state: names, specs, mode, address.</summary>
+internal sealed record ValidatedPublish(
+    string Name,
+    string Netns,
+    IReadOnlyList<string> Specs,
+    IReadOnlyList<PortMapping> Mappings,
+    PublishMode? Mode,
+    IPAddress? TargetIp,
+    bool DryRun);
