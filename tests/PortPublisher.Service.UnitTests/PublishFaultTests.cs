@@ -1,0 +1,186 @@
+using System.Net;
+using NSubstitute;
+using NSubstitute.ExceptionExtensions;
+using PortPublisher.Core.Api;
+using PortPublisher.Core.Publications;
+using PortPublisher.Netlink;
+using PortPublisher.Netlink.Nft;
+using PortPublisher.Service.Kernel;
+using PortPublisher.Service.Publications;
+using PortPublisher.Service.State;
+using Xunit;
+
+namespace PortPublisher.Service.UnitTests;
+
+/// <summary>
+/// A fault at each step of a publish leaves nothing behind: no reservation, NAT element, listener or state entry, the
+/// allocator's cursor where it was; and the caller's error names the step.
+/// </summary>
+public sealed class PublishFaultTests
+{
+    // NAT (0.0.0.0, 127.0.0.1, UDP), the proxy ([::] to an IPv4-only target, implied and explicit), a dynamic port.
+    private static readonly string[] s_specs = ["8080:80", "5353:53/udp", "127.0.0.1::81", "[::]:9090:90"];
+
+    public static TheoryData<string> Steps => ["open target", "allocate", "persist", "set sysctls", "program nftables", "flush conntrack", "start proxies"];
+
+    [Theory]
+    [MemberData(nameof(Steps))]
+    public async Task AFaultAtEachStepLeavesNothingBehind(string step)
+    {
+        var p = new Pipeline();
+        ushort next = p.NextDynamicPort();
+        Exception fault = new IOException($"injected at {step}");
+        switch (step)
+        {
+            case "open target":
+                p.Resolver.ResolveAsync(Arg.Any<string>(), Arg.Any<IPAddress?>(), Arg.Any<CancellationToken>())
+                    .Returns<ValueTask<ResolvedTarget>>(_ => throw new PublishException(HttpStatusCode.NotFound, "network namespace 'web' cannot be opened"));
+                break;
+            case "allocate":
+                p.Reservations.FailOn = 9090;
+                break;
+            case "persist":
+                p.Store.When(s => s.Save(Arg.Any<StateFile>())).Do(_ => throw fault);
+                break;
+            case "set sysctls":
+                p.Sysctls.When(s => s.EnsureFor(Arg.Any<Target>())).Do(_ => throw fault);
+                break;
+            case "program nftables":
+                p.NatAddFault = new NetlinkException(12, "injected");
+                break;
+            case "flush conntrack":
+                p.Conntrack.When(c => c.FlushUdp(Arg.Any<IReadOnlyCollection<ushort>>())).Do(_ => throw fault);
+                break;
+            case "start proxies":
+                // The first listener starts; the second fails: the first must be stopped again.
+                int started = 0;
+                p.Proxy.When(x => x.Start(Arg.Any<System.Net.Sockets.SafeSocketHandle>(), Arg.Any<IPEndPoint>(), Arg.Any<IProxySockets>()))
+                    .Do(_ =>
+                    {
+                        if (++started == 2)
+                        {
+                            throw fault;
+                        }
+                    });
+                break;
+        }
+
+        PublishException e = await Assert.ThrowsAsync<PublishException>(() => p.PublishAsync("web", s_specs).AsTask());
+
+        Assert.Equal(step, e.Step);
+        if (e.Status == HttpStatusCode.InternalServerError)
+        {
+            Assert.StartsWith($"{step}: ", e.Message, StringComparison.Ordinal);
+        }
+
+        p.AssertNothingLeft(next, namespaceOpened: step != "open target");
+    }
+
+    [Fact]
+    public async Task TheFaultFreeRunReachesEverySeamAndUnpublishUndoesIt()
+    {
+        // The control for the theory above: each faulted step is really on the path.
+        var p = new Pipeline();
+        ushort next = p.NextDynamicPort();
+        PublicationDto dto = await p.PublishAsync("web", s_specs);
+
+        Assert.Equal(6, dto.Bindings.Count);
+        Assert.Equal(3, p.NatElements.Count); // 0.0.0.0:8080, 0.0.0.0:5353/udp, 127.0.0.1:dynamic
+        Assert.Equal(3, p.Listening.Count);   // [::]:8080, [::]:5353/udp, [::]:9090: proxied to the IPv4-only target
+        p.Sysctls.Received(1).EnsureFor(p.Target);
+        p.Conntrack.Received(1).FlushUdp(Arg.Is<IReadOnlyCollection<ushort>>(x => x.SequenceEqual(new ushort[] { 5353 })));
+        Assert.Single(Assert.Single(p.Saved).Publications);
+        Assert.Equal(next + 1, p.NextDynamicPort());
+
+        await p.Publisher.UnpublishAsync("web");
+        Assert.Equal(next + 1, p.NextDynamicPort()); // a successful publish and unpublish move on round-robin, as Docker's do
+        Assert.Equal(0, p.Registry.Count);
+        Assert.Empty(p.NatElements);
+        Assert.Empty(p.Listening);
+        Assert.All(p.Reservations.Handles, h => Assert.True(h.IsClosed));
+        Assert.Empty(p.Saved[^1].Publications);
+        p.Namespace.Received(1).Dispose();
+    }
+
+    [Fact]
+    public async Task DryRunsLeaveTheCursorWhereItWas()
+    {
+        var p = new Pipeline();
+        for (int i = 0; i < 3; i++)
+        {
+            PublicationDto plan = await p.Publisher.PublishAsync(PublishValidator.Validate(new PublishRequest("web", "web", ["127.0.0.2::80"], DryRun: true)), CancellationToken.None);
+            Assert.Equal(Pipeline.Dynamic.Start, plan.Bindings[0].HostPort);
+        }
+
+        Assert.Empty(p.Saved);
+        p.Nat.DidNotReceiveWithAnyArgs().Apply(default!, default!);
+        PublicationDto real = await p.PublishAsync("web", "127.0.0.2::80");
+        Assert.Equal(Pipeline.Dynamic.Start, real.Bindings[0].HostPort);
+    }
+
+    [Fact]
+    public async Task AFailedPublishLeavesTheCursorWhereItWas()
+    {
+        var p = new Pipeline();
+        p.NatAddFault = new NetlinkException(1, "injected");
+        await Assert.ThrowsAsync<PublishException>(() => p.PublishAsync("first", "127.0.0.2::80").AsTask());
+        p.NatAddFault = null;
+        Assert.Equal(Pipeline.Dynamic.Start, (await p.PublishAsync("second", "127.0.0.2::80")).Bindings[0].HostPort);
+    }
+
+    [Fact]
+    public async Task UnpublishThatCannotPersistChangesNothing()
+    {
+        var p = new Pipeline();
+        await p.PublishAsync("web", s_specs);
+        int nat = p.NatElements.Count, listening = p.Listening.Count;
+        p.Store.When(s => s.Save(Arg.Any<StateFile>())).Do(_ => throw new IOException("No space left on device"));
+
+        PublishException e = await Assert.ThrowsAsync<PublishException>(() => p.Publisher.UnpublishAsync("web").AsTask());
+
+        Assert.Equal(HttpStatusCode.InsufficientStorage, e.Status);
+        Assert.Contains("No space left on device", e.Message, StringComparison.Ordinal);
+        Assert.Contains("nothing was changed", e.Message, StringComparison.Ordinal);
+        Assert.True(p.Registry.Contains("web"));
+        Assert.Equal(nat, p.NatElements.Count);
+        Assert.Equal(listening, p.Listening.Count);
+        p.Namespace.DidNotReceive().Dispose();
+    }
+
+    [Fact]
+    public async Task AProxyThatDoesNotConfirmItsStopDoesNotStopTheUnpublish()
+    {
+        var p = new Pipeline { StopConfirms = false };
+        await p.PublishAsync("web", "[::]:9090:90");
+        PublicationDto gone = await p.Publisher.UnpublishAsync("web");
+        Assert.Equal("web", gone.Name);
+        Assert.Equal(0, p.Registry.Count);
+        Assert.Empty(p.Listening);
+        Assert.All(p.Reservations.Handles, h => Assert.True(h.IsClosed));
+    }
+
+    [Fact]
+    public async Task NatModeSkipsTheImpliedV6BindingForAnIPv4OnlyTargetAndSaysSo()
+    {
+        var p = new Pipeline();
+        PublicationDto dto = await p.Publisher.PublishAsync(PublishValidator.Validate(new PublishRequest("web", "web", ["8080:80"], PublishMode.Nat)), CancellationToken.None);
+        Assert.Equal("0.0.0.0", Assert.Single(dto.Bindings).HostIp);
+        Assert.Equal([CarrierPolicy.SkippedV6Warning], dto.Warnings);
+        Assert.Empty(p.Listening);
+
+        PublishException e = await Assert.ThrowsAsync<PublishException>(() => p.Publisher.PublishAsync(PublishValidator.Validate(new PublishRequest("v6", "web", ["[::]:8181:80"], PublishMode.Nat)), CancellationToken.None).AsTask());
+        Assert.Equal("[::]:8181->80/tcp: NAT cannot carry this binding: the target has no IPv6 address; use --mode auto or proxy", e.Message);
+    }
+
+    [Fact]
+    public async Task APublishedNameIsAConflictAndChangesNothing()
+    {
+        var p = new Pipeline();
+        await p.PublishAsync("web", "8080:80");
+        int saves = p.Saved.Count;
+        PublishException e = await Assert.ThrowsAsync<PublishException>(() => p.PublishAsync("web", "8081:80").AsTask());
+        Assert.Equal(HttpStatusCode.Conflict, e.Status);
+        Assert.Equal("Conflict. The publication name \"web\" is already in use. Unpublish it first or choose another name.", e.Message);
+        Assert.Equal(saves, p.Saved.Count);
+    }
+}

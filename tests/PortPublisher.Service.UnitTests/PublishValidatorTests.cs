@@ -1,0 +1,34 @@
+using System.Net;
+using PortPublisher.Core.Api;
+using PortPublisher.Service.Publications;
+using Xunit;
+
+namespace PortPublisher.Service.UnitTests;
+
+public sealed class PublishValidatorTests
+{
+    [Fact]
+    public void EveryBadFieldIsNamedInOneAnswer()
+    {
+        PublishException e = Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("-bad", "web\0", ["80", "99999", null!, "1/icmp"], TargetIp: "nope")));
+        Assert.Equal(HttpStatusCode.BadRequest, e.Status);
+        Assert.Equal("validate", e.Step);
+        string[] lines = e.Message.Split('\n');
+        Assert.Contains(lines, l => l.Contains("-bad", StringComparison.Ordinal));
+        Assert.Contains("invalid netns: it contains a NUL character", lines);
+        Assert.Contains("invalid -p \"99999\": invalid containerPort: 99999", lines);
+        Assert.Contains("invalid -p: null", lines);
+        Assert.Contains("invalid -p \"1/icmp\": invalid proto: icmp", lines);
+        Assert.Contains("invalid target address \"nope\"", lines);
+    }
+
+    [Fact]
+    public void AGoodRequestKeepsItsSpecsAsTyped()
+    {
+        ValidatedPublish v = PublishValidator.Validate(new PublishRequest("/web", "web", ["8080:80", "53/udp"]));
+        Assert.Equal("web", v.Name);
+        Assert.Equal(["8080:80", "53/udp"], v.Specs);
+        Assert.Equal(2, v.Mappings.Count);
+        Assert.Null(v.Mode);
+    }
+}
