@@ -40,7 +40,8 @@ builder.Services.AddOptions<PortPublisherOptions>().BindConfiguration(PortPublis
 builder.Services.AddPublications();
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(8));
 builder.Services.AddSingleton<MetricsCollector>();
-builder.Services.AddHostedService(sp => new SystemdWatchdog(sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>(), sp.GetRequiredService<PublicationManager>()));
+builder.Services.AddHostedService(sp => new SystemdWatchdog(
+    sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>(), sp.GetRequiredService<CommandQueue>(), sp.GetRequiredService<TimeProvider>(), SystemdWatchdog.IntervalFromEnvironment()));
 builder.Logging.AddSimpleConsole(o =>
 {
     o.SingleLine = true;
