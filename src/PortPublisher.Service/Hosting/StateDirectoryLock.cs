@@ -59,7 +59,7 @@ internal sealed class StateDirectoryLock : IDisposable
         if (flock(fd, LOCK_EX | LOCK_NB) != 0)
         {
             int error = Marshal.GetLastPInvokeError();
-            string holder = ReadHolder(path);
+            string holder = ReadHolder(fd);
             _ = close(fd);
             throw new InvalidOperationException(error == EWOULDBLOCK
                 ? $"another portpublisherd{holder} is using state directory {stateDir} (it holds {path}); stop it first or use another --state-dir"
@@ -81,16 +81,20 @@ internal sealed class StateDirectoryLock : IDisposable
 
     public void Dispose() => _ = close(_fd);
 
-    private static string ReadHolder(string path)
+    /// <summary>
+    /// The holder's PID, read through our own descriptor: .NET's FileStream emulates FileShare with flock(2) and would
+    /// refuse to open a file that another process holds locked.
+    /// </summary>
+    private static unsafe string ReadHolder(int fd)
     {
-        try
-        {
-            string text = File.ReadAllText(path).Trim();
-            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ? $" (PID {pid})" : string.Empty;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        byte* buffer = stackalloc byte[32];
+        long n = pread(fd, buffer, 32, 0);
+        if (n <= 0)
         {
             return string.Empty;
         }
+
+        string text = Encoding.ASCII.GetString(buffer, (int)n).Trim();
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) ? $" (PID {pid})" : string.Empty;
     }
 }
