@@ -101,7 +101,12 @@ app.Lifetime.ApplicationStarted.Register(() =>
     File.SetUnixFileMode(options.Socket, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
     if (!string.IsNullOrEmpty(options.SocketGroup))
     {
-        System.Diagnostics.Process.Start("chgrp", [options.SocketGroup, options.Socket])?.WaitForExit();
+        // chgrp resolves the name through NSS as every tool does; it is bounded so a hung NSS backend cannot hold the start.
+        using System.Diagnostics.Process? chgrp = System.Diagnostics.Process.Start("chgrp", [options.SocketGroup, options.Socket]);
+        if (chgrp is null || !chgrp.WaitForExit(TimeSpan.FromSeconds(5)) || chgrp.ExitCode != 0)
+        {
+            Console.Error.WriteLine($"portpublisherd: could not give {options.Socket} to group {options.SocketGroup}; it stays the service's group");
+        }
     }
 
     ServiceLog.Listening(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PortPublisher"), options.Socket, metricsEndPoint?.ToString() ?? "off");
