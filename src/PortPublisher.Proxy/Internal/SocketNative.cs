@@ -273,6 +273,10 @@ internal static unsafe class SocketNative
         return n >= 0 ? n : errno == EINTR ? 0 : -errno;
     }
 
+    /// <summary>
+    /// A non-blocking eventfd (EFD_NONBLOCK): the loop drains it after every wake-up, also spurious ones, and a drain
+    /// with nothing to read must say EAGAIN rather than block the loop.
+    /// </summary>
     public static int EventFd() => eventfd(0u, EFD_NONBLOCK | EFD_CLOEXEC) is var fd and >= 0 ? fd : -errno;
 
     public static void EventFdSignal(int fd)
@@ -281,9 +285,23 @@ internal static unsafe class SocketNative
         _ = write(fd, &one, 8);
     }
 
-    public static void EventFdDrain(int fd)
+    /// <summary>Reads (and so zeroes) the eventfd's count: 8, or -EAGAIN when it was already 0.</summary>
+    public static int EventFdDrain(int fd)
     {
         ulong value;
-        _ = read(fd, &value, 8);
+        while (true)
+        {
+            long n = (long)read(fd, &value, 8);
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+
+            int e = errno;
+            if (e != EINTR)
+            {
+                return -e;
+            }
+        }
     }
 }
