@@ -8,7 +8,7 @@ namespace PortPublisher.Proxy.Tests;
 
 public class TcpProxyTests
 {
-    private static Socket BoundListener(IPAddress? address = null)
+    internal static Socket BoundListener(IPAddress? address = null)
     {
         address ??= IPAddress.Loopback;
         var s = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -16,9 +16,9 @@ public class TcpProxyTests
         return s;
     }
 
-    private static ProxyTarget Target(Backend backend) => new(backend.EndPoint, CurrentNamespaceSocketFactory.Instance);
+    internal static ProxyTarget Target(Backend backend) => new(backend.EndPoint, CurrentNamespaceSocketFactory.Instance);
 
-    private static async Task<Socket> Connect(ProxyBinding binding)
+    internal static async Task<Socket> Connect(ProxyBinding binding)
     {
         var ep = (IPEndPoint)binding.Listen;
         var s = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -26,7 +26,7 @@ public class TcpProxyTests
         return s;
     }
 
-    private static async Task<byte[]> RoundTrip(ProxyBinding binding, byte[] payload)
+    internal static async Task<byte[]> RoundTrip(ProxyBinding binding, byte[] payload)
     {
         using Socket s = await Connect(binding);
         Task send = Task.Run(async () =>

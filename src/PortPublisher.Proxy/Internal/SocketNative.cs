@@ -45,6 +45,7 @@ internal static unsafe class SocketNative
     private const int EPOLL_CLOEXEC = 0x80000;
     private const int EFD_NONBLOCK = 0x800;
     private const int EFD_CLOEXEC = 0x80000;
+    private const int AT_FDCWD = -100;
 
     /// <summary>Bytes of the largest socket address (sockaddr_in6).</summary>
     public const int SockAddrSize = 28;
@@ -303,5 +304,31 @@ internal static unsafe class SocketNative
                 return -e;
             }
         }
+    }
+
+    /// <summary>/dev/null opened for reading, close-on-exec: an fd that is no socket and cannot be polled; or -errno.</summary>
+    public static int OpenNull()
+    {
+        ReadOnlySpan<byte> path = "/dev/null\0"u8;
+        fixed (byte* p = path)
+        {
+            int fd = openat(AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0);
+            return fd >= 0 ? fd : -errno;
+        }
+    }
+
+    /// <summary>
+    /// Makes the number <paramref name="fd"/> refer to what <paramref name="placeholder"/> refers to (dup3): the file
+    /// <paramref name="fd"/> referred to is closed (the last reference: a socket's port is released, its epoll
+    /// registrations are dropped), but the number stays taken until it is closed. 0 or -errno.
+    /// </summary>
+    public static int Supplant(int fd, int placeholder)
+    {
+        int r;
+        while ((r = dup3(placeholder, fd, O_CLOEXEC)) < 0 && errno == EINTR)
+        {
+        }
+
+        return r < 0 ? -errno : 0;
     }
 }
