@@ -15,6 +15,7 @@ public sealed record ProxyBindingOptions
     /// <summary>
     /// How long a TCP dial into the target may take before the client is reset. Checked by the connection's event
     /// loop (a FIFO per binding and loop, looked at every 50 ms while dials are pending): no timer per connection.
+    /// Measured with the proxy's TimeProvider.
     /// </summary>
     public TimeSpan DialTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

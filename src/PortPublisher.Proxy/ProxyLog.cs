@@ -29,4 +29,10 @@ internal static partial class ProxyLog
 
     [LoggerMessage(2007, LogLevel.Warning, "UDP flow table of {Listen} is full ({Max} flows): datagram from {Client} dropped")]
     public static partial void FlowTableFull(ILogger logger, EndPoint listen, int max, EndPoint client);
+
+    [LoggerMessage(2008, LogLevel.Error, "Proxy {Protocol} {Listen} -> {Target} stop: {Part} did not confirm within {TimeoutMs} ms; the listener is closed; what {Part} holds of the binding is released when it answers")]
+    public static partial void StopTimedOut(ILogger logger, string protocol, EndPoint listen, IPEndPoint target, string part, double timeoutMs);
+
+    [LoggerMessage(2009, LogLevel.Error, "Proxy {Protocol} {Listen} -> {Target} stop failed on {Part}")]
+    public static partial void StopFailed(ILogger logger, string protocol, EndPoint listen, IPEndPoint target, string part, Exception exception);
 }

@@ -2,7 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Time.Testing;
 using PortPublisher.Netlink;
+using PortPublisher.Proxy.Internal;
+using PortPublisher.Proxy.Tcp;
 using Xunit;
 
 namespace PortPublisher.Proxy.Tests;
@@ -11,6 +14,7 @@ namespace PortPublisher.Proxy.Tests;
 [Trait("Category", "Netns")]
 public sealed class NamespaceTests : IDisposable
 {
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
     private readonly string _name = $"pp{Random.Shared.Next(0x1000000):x6}p";
     private NetworkNamespace? _ns;
 
@@ -88,17 +92,35 @@ public sealed class NamespaceTests : IDisposable
         Run($"ip -n {_name} link set v1 up");
         Run($"ip -n {_name} neigh add 10.250.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent");
         using var sockets = new NamespaceSocketFactory(ns);
-        await using var proxy = new UserlandProxy();
+
+        // The dial timeout is measured on the proxy's clock, which this test moves; one loop, so the test knows
+        // where the connection's deadline is watched.
+        var time = new FakeTimeProvider();
+        using var loop = new EventLoop("test loop dial");
+        await using var proxy = new UserlandProxy(null, time, [loop]);
         var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        ProxyBinding binding = proxy.Start(listener, new ProxyTarget(new IPEndPoint(IPAddress.Parse("10.250.0.2"), 80), sockets), new ProxyBindingOptions { DialTimeout = TimeSpan.FromSeconds(1) });
+        var binding = (TcpProxyBinding)proxy.Start(listener, new ProxyTarget(new IPEndPoint(IPAddress.Parse("10.250.0.2"), 80), sockets), new ProxyBindingOptions { DialTimeout = TimeSpan.FromSeconds(1) });
 
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(binding.Listen);
-        var sw = Stopwatch.StartNew();
-        SocketException e = await Assert.ThrowsAsync<SocketException>(async () => await client.ReceiveAsync(new byte[1]).WaitAsync(TimeSpan.FromSeconds(10)));
+        Task<int> read = client.ReceiveAsync(new byte[1]);
+
+        // The dial is under way once the loop watches its deadline (its socket may first come from the namespace thread).
+        await WaitOnLoop(loop, () => binding.Acceptors[0].DialsWatched == 1);
+
+        // Just short of the timeout: a tick looks at the deadline and lets it be. Two passes: the tick of the first
+        // pass runs after the first invoke, and so before the second.
+        time.Advance(TimeSpan.FromMilliseconds(999));
+        await loop.InvokeAsync(() => { }).WaitAsync(Deadline, TestContext.Current.CancellationToken);
+        await loop.InvokeAsync(() => { }).WaitAsync(Deadline, TestContext.Current.CancellationToken);
+        Assert.Equal(0, binding.Counters.Snapshot().Errors[ProxyErrorKind.DialFailed]);
+        Assert.Equal(1, binding.Counters.Snapshot().Active);
+
+        // At the timeout the client is reset.
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        SocketException e = await Assert.ThrowsAsync<SocketException>(() => read.WaitAsync(Deadline, TestContext.Current.CancellationToken));
         Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
-        Assert.InRange(sw.ElapsedMilliseconds, 800, 3000);
         Assert.Equal(1, binding.Counters.Snapshot().Errors[ProxyErrorKind.DialFailed]);
         await TcpProxyTests.WaitFor(() => binding.Counters.Snapshot().Active == 0);
     }
@@ -123,9 +145,26 @@ public sealed class NamespaceTests : IDisposable
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         await client.SendToAsync("ping"u8.ToArray(), binding.Listen);
         var reply = new byte[16];
-        using var cts = new CancellationTokenSource(3000);
+        using var cts = new CancellationTokenSource(Deadline);
         int n = await client.ReceiveAsync(reply, SocketFlags.None, cts.Token);
         Assert.Equal("ping", System.Text.Encoding.ASCII.GetString(reply, 0, n));
+    }
+
+    /// <summary>Waits for a state of the loop's own (read on its thread).</summary>
+    private static async Task WaitOnLoop(EventLoop loop, Func<bool> condition)
+    {
+        using var deadline = new CancellationTokenSource(Deadline);
+        while (true)
+        {
+            bool met = false;
+            await loop.InvokeAsync(() => met = condition(), deadline.Token);
+            if (met)
+            {
+                return;
+            }
+
+            await Task.Delay(10, deadline.Token);
+        }
     }
 
     private static void Run(string command)

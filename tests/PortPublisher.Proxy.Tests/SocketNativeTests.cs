@@ -58,4 +58,26 @@ public class SocketNativeTests
             SocketNative.Close(fd);
         }
     }
+
+    [Fact]
+    public void TheWakeEventFdIsNonBlocking_SoADrainWithNothingToReadReturnsAtOnce()
+    {
+        int fd = SocketNative.EventFd();
+        Assert.True(fd >= 0, $"eventfd: errno {-fd}");
+        try
+        {
+            Assert.NotEqual(0, Tmds.Linux.LibC.fcntl(fd, 3 /* F_GETFL */) & 0x800 /* O_NONBLOCK */);
+            Assert.Equal(-SocketNative.EAGAIN, SocketNative.EventFdDrain(fd)); // a blocking eventfd would hang here
+
+            // Counter mode (no EFD_SEMAPHORE): one read takes every signal since the last, so one drain per pass is enough.
+            SocketNative.EventFdSignal(fd);
+            SocketNative.EventFdSignal(fd);
+            Assert.Equal(8, SocketNative.EventFdDrain(fd));
+            Assert.Equal(-SocketNative.EAGAIN, SocketNative.EventFdDrain(fd));
+        }
+        finally
+        {
+            SocketNative.Close(fd);
+        }
+    }
 }

@@ -1,14 +1,16 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Time.Testing;
+using PortPublisher.Proxy.Internal;
+using PortPublisher.Proxy.Tcp;
 using Xunit;
 
 namespace PortPublisher.Proxy.Tests;
 
 public class TcpProxyTests
 {
-    private static Socket BoundListener(IPAddress? address = null)
+    internal static Socket BoundListener(IPAddress? address = null)
     {
         address ??= IPAddress.Loopback;
         var s = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -16,9 +18,9 @@ public class TcpProxyTests
         return s;
     }
 
-    private static ProxyTarget Target(Backend backend) => new(backend.EndPoint, CurrentNamespaceSocketFactory.Instance);
+    internal static ProxyTarget Target(Backend backend) => new(backend.EndPoint, CurrentNamespaceSocketFactory.Instance);
 
-    private static async Task<Socket> Connect(ProxyBinding binding)
+    internal static async Task<Socket> Connect(ProxyBinding binding)
     {
         var ep = (IPEndPoint)binding.Listen;
         var s = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -26,7 +28,7 @@ public class TcpProxyTests
         return s;
     }
 
-    private static async Task<byte[]> RoundTrip(ProxyBinding binding, byte[] payload)
+    internal static async Task<byte[]> RoundTrip(ProxyBinding binding, byte[] payload)
     {
         using Socket s = await Connect(binding);
         Task send = Task.Run(async () =>
@@ -123,10 +125,17 @@ public class TcpProxyTests
             client.Shutdown(SocketShutdown.Send);
         }, TestContext.Current.CancellationToken);
 
-        await Task.Delay(1000, TestContext.Current.CancellationToken);
+        // The event that shows the backpressure: the client's kernel probes a zero window. The proxy's side of the
+        // connection advertises one only once the proxy stopped reading the client, for at least a retransmission
+        // timeout; a proxy that took everything into memory would keep reading, and the window would never close.
+        await WaitFor(() => TcpInfo.ZeroWindowProbes(client) > 0);
         long forwarded = binding.Counters.Snapshot().BytesToTarget;
+
+        // Both follow from the buffers' bounds while the backend reads nothing (client's send buffer ≤ 4 MiB, the
+        // proxy's receive buffer ≤ 32 MiB, one 1 MiB chunk held, its send buffer and the backend's receive buffer): not
+        // from how long we waited.
         Assert.False(send.IsCompleted, "the client could send 64 MiB to a backend that reads nothing");
-        Assert.InRange(forwarded, 1, 32L << 20); // the backend's receive buffer and what is in flight, not the whole payload
+        Assert.InRange(forwarded, 1, 32L << 20);
 
         startReading.SetResult();
         await send.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
@@ -190,25 +199,24 @@ public class TcpProxyTests
     }
 
     [Fact]
-    public async Task BackendAbsent_ClientIsResetQuickly()
+    public async Task BackendAbsent_TheRefusalResetsTheClient_NotTheDialTimeout()
     {
         var unused = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         unused.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         var dead = (IPEndPoint)unused.LocalEndPoint!;
         unused.Dispose(); // nothing listens there now
 
-        await using var proxy = new UserlandProxy();
+        // The proxy's clock never moves, so its dial timeout cannot fire: a reset can only come from the refusal.
+        await using var proxy = new UserlandProxy(time: new FakeTimeProvider());
         ProxyBinding binding = proxy.Start(BoundListener(), new ProxyTarget(dead, CurrentNamespaceSocketFactory.Instance));
-        var sw = Stopwatch.StartNew();
 
         // The reset may beat the client's own connect completion, or come on its first read.
         SocketException e = await Assert.ThrowsAsync<SocketException>(async () =>
         {
             using Socket s = await Connect(binding);
-            await s.ReceiveAsync(new byte[1]);
+            await s.ReceiveAsync(new byte[1]).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         });
         Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
-        Assert.True(sw.ElapsedMilliseconds < 1000, $"took {sw.ElapsedMilliseconds} ms");
         Assert.Equal(1, binding.Counters.Snapshot().Errors[ProxyErrorKind.DialFailed]);
     }
 
@@ -314,13 +322,25 @@ public class TcpProxyTests
     [Fact]
     public async Task MaxConnections_BoundsConcurrentRelays()
     {
+        // One loop, so one acceptor: when it stops watching the listener, nothing else can accept.
+        using var loop = new EventLoop("test loop bound");
         await using var backend = new Backend(Backend.Echo);
-        await using var proxy = new UserlandProxy();
-        ProxyBinding binding = proxy.Start(BoundListener(), Target(backend), new ProxyBindingOptions { MaxConnections = 2 });
-        using Socket a = await Connect(binding), b = await Connect(binding), c = await Connect(binding);
+        await using var proxy = new UserlandProxy(null, null, [loop]);
+        var binding = (TcpProxyBinding)proxy.Start(BoundListener(), Target(backend), new ProxyBindingOptions { MaxConnections = 2 });
+        using Socket a = await Connect(binding), b = await Connect(binding);
         await WaitFor(() => binding.Counters.Snapshot().Active == 2);
-        await Task.Delay(200, TestContext.Current.CancellationToken);
-        Assert.Equal(2, binding.Counters.Snapshot().Active); // the third waits in the backlog
+
+        // The acceptor stops watching in the very handler call that took the second slot; this runs after that call.
+        int paused = 0;
+        await loop.InvokeAsync(() => paused = binding.PausedAcceptors).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal(1, paused);
+
+        // So the third connection waits in the backlog: the kernel says so (once the handshake's last ACK is in,
+        // which may come just after the client's connect returned), and nothing has taken it.
+        using Socket c = await Connect(binding);
+        await WaitFor(() => TcpInfo.AcceptQueueLength(binding.ListenFd) == 1);
+        Assert.Equal(2, binding.Counters.Snapshot().Total);
+
         a.Shutdown(SocketShutdown.Both);
         a.Close();
         await WaitFor(() => binding.Counters.Snapshot().Total == 3);
@@ -330,14 +350,15 @@ public class TcpProxyTests
         Assert.Equal(9, got[0]);
     }
 
-    internal static async Task WaitFor(Func<bool> condition, int timeoutMs = 5000)
+    /// <summary>Waits for a state (polled): a generous deadline, never an assertion on how long it took.</summary>
+    internal static async Task WaitFor(Func<bool> condition, int timeoutMs = 10_000)
     {
-        var sw = Stopwatch.StartNew();
+        using var deadline = new CancellationTokenSource(timeoutMs);
         while (!condition())
         {
-            if (sw.ElapsedMilliseconds > timeoutMs)
+            if (deadline.IsCancellationRequested)
             {
-                Assert.Fail("condition not reached in time");
+                Assert.Fail($"condition not reached within {timeoutMs} ms");
             }
 
             await Task.Delay(10);

@@ -10,7 +10,13 @@ namespace PortPublisher.Proxy.Internal;
 /// a token, not the fd, so an event still queued for an fd that was closed and reused in the same pass finds no handler.
 /// Other threads hand work to a loop with <see cref="Post"/> (an eventfd wakes it).
 /// </summary>
-internal sealed unsafe class EventLoop
+/// <remarks>
+/// The wake-up protocol, whose ordering issue 9 got wrong (see <see cref="TakeWakeUp"/> for every interleaving):
+/// (P1) Post enqueues; (P2) it sets _wakePending to 1 with a full fence; (P3) only if it was 0, it writes the eventfd.
+/// On the loop, after a pass whose events included the eventfd: (L1) drain the eventfd; (L2) set _wakePending to 0
+/// with a full fence; (L3) run the queue. _wakePending saves the write(2) of every Post but the first per pass.
+/// </remarks>
+internal sealed unsafe class EventLoop : IDisposable
 {
     /// <summary>Bytes of the per-loop buffer a copy passes through on its way from one socket to the other.</summary>
     public const int ScratchSize = 64 * 1024;
@@ -18,7 +24,7 @@ internal sealed unsafe class EventLoop
     private const int MaxEvents = 256;
     private const int TickIntervalMs = 50;
     private static readonly Lazy<EventLoop[]> s_group = new(() =>
-        [.. Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount, 1, 64)).Select(i => new EventLoop(i))]);
+        [.. Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount, 1, 64)).Select(i => new EventLoop($"proxy loop {i}"))]);
 
     private readonly int _epfd;
     private readonly int _wakeFd;
@@ -28,23 +34,36 @@ internal sealed unsafe class EventLoop
     private readonly List<ILoopTicker> _tickers = [];
     private ulong _nextToken = 1; // 0 is the wake fd
     private int _wakePending;
+    private int _disposed;
+    private volatile bool _exit;
 
-    private EventLoop(int index)
+    /// <summary>A loop of its own; the process's shared loops are <see cref="Group"/> (tests make private ones).</summary>
+    internal EventLoop(string name)
     {
+        Name = name;
         _epfd = Check(SocketNative.EpollCreate(), "epoll_create1");
         _wakeFd = Check(SocketNative.EventFd(), "eventfd");
         Check(SocketNative.EpollAdd(_epfd, _wakeFd, SocketNative.EPOLLIN, 0), "epoll_ctl");
-        _thread = new Thread(Run) { IsBackground = true, Name = $"proxy loop {index}" };
+        _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
     }
 
     /// <summary>The process's loops, started on first use.</summary>
     public static IReadOnlyList<EventLoop> Group => s_group.Value;
 
+    /// <summary>The loop thread's name, which logs use to say which loop it was.</summary>
+    public string Name { get; }
+
     /// <summary>A copy buffer for handlers on this loop; its content is meaningless between calls.</summary>
     public byte[] Scratch { get; } = GC.AllocateUninitializedArray<byte>(ScratchSize, pinned: true);
 
     public bool IsCurrent => Thread.CurrentThread == _thread;
+
+    /// <summary>
+    /// Test hook: runs on the loop thread between the two steps of taking a wake-up (draining the eventfd and clearing
+    /// _wakePending), so a test can Post exactly in the window issue 9's lost wake-up needed, not by chance.
+    /// </summary>
+    internal Action? WakeWindowHook { get; set; }
 
     /// <summary>Registers <paramref name="fd"/> (loop thread only); returns the token, or -errno.</summary>
     public long Register(int fd, uint events, IEventHandler handler, int tag)
@@ -79,15 +98,19 @@ internal sealed unsafe class EventLoop
     /// <summary>Runs <paramref name="action"/> on the loop thread soon (any thread).</summary>
     public void Post(Action action)
     {
-        _posted.Enqueue(action);
-        if (Interlocked.Exchange(ref _wakePending, 1) == 0)
+        _posted.Enqueue(action); // P1
+        if (Interlocked.Exchange(ref _wakePending, 1) == 0) // P2: a full fence, so P1 is visible before the flag is
         {
-            SocketNative.EventFdSignal(_wakeFd);
+            SocketNative.EventFdSignal(_wakeFd); // P3
         }
     }
 
-    /// <summary>Runs <paramref name="action"/> on the loop thread and completes when it has.</summary>
-    public Task InvokeAsync(Action action)
+    /// <summary>
+    /// Runs <paramref name="action"/> on the loop thread and completes when it has. A caller that gives up through
+    /// <paramref name="cancellationToken"/> gets a canceled task at once: an action the loop had not started is then
+    /// never run; one already running finishes on the loop (nothing can interrupt a handler) unobserved.
+    /// </summary>
+    public Task InvokeAsync(Action action, CancellationToken cancellationToken = default)
     {
         if (IsCurrent)
         {
@@ -95,20 +118,31 @@ internal sealed unsafe class EventLoop
             return Task.CompletedTask;
         }
 
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Post(() =>
+        if (cancellationToken.IsCancellationRequested)
         {
-            try
-            {
-                action();
-                done.SetResult();
-            }
-            catch (Exception e)
-            {
-                done.SetException(e);
-            }
-        });
-        return done.Task;
+            return Task.FromCanceled(cancellationToken);
+        }
+
+        var invocation = new LoopInvocation(action, cancellationToken);
+        Post(invocation.Run);
+        return invocation.Task;
+    }
+
+    /// <summary>
+    /// Ends the thread and closes the loop's fds. Only loops made for tests are disposed (the group lives as long as
+    /// the process), after their last Post: a Post after this would write to a closed fd number.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _exit = true;
+
+        // Straight to the eventfd, not through _wakePending: the loop must hear this even if that flag is wedged.
+        SocketNative.EventFdSignal(_wakeFd);
     }
 
     private static int Check(int r, string call) =>
@@ -118,56 +152,99 @@ internal sealed unsafe class EventLoop
     {
         var events = (epoll_event*)NativeMemory.Alloc(MaxEvents, (nuint)sizeof(epoll_event));
         bool ticking = false;
-        while (true)
+        try
         {
-            int n = SocketNative.EpollWait(_epfd, events, MaxEvents, ticking ? TickIntervalMs : -1);
-            for (int i = 0; i < n; i++)
+            while (!_exit)
             {
-                ulong token = events[i].data.u64;
-                if (token == 0)
+                int n = SocketNative.EpollWait(_epfd, events, MaxEvents, ticking ? TickIntervalMs : -1);
+                bool woken = false;
+                for (int i = 0; i < n; i++)
                 {
-                    Volatile.Write(ref _wakePending, 0);
-                    SocketNative.EventFdDrain(_wakeFd);
-                    continue;
+                    ulong token = events[i].data.u64;
+                    if (token == 0)
+                    {
+                        woken = true;
+                        continue;
+                    }
+
+                    if (_handlers.TryGetValue(token, out (IEventHandler Handler, int Tag) h))
+                    {
+                        try
+                        {
+                            h.Handler.OnEvents(unchecked((uint)events[i].events), h.Tag);
+                        }
+#pragma warning disable CA1031 // see Report
+                        catch (Exception e)
+#pragma warning restore CA1031
+                        {
+                            Report(e);
+                        }
+                    }
                 }
 
-                if (_handlers.TryGetValue(token, out (IEventHandler Handler, int Tag) h))
+                if (woken)
                 {
-                    try
+                    TakeWakeUp();
+                }
+
+                RunPosted();
+                ticking = false;
+                if (_tickers.Count > 0)
+                {
+                    long now = Environment.TickCount64;
+                    for (int i = _tickers.Count - 1; i >= 0; i--)
                     {
-                        h.Handler.OnEvents(unchecked((uint)events[i].events), h.Tag);
-                    }
-#pragma warning disable CA1031 // see Report
-                    catch (Exception e)
-#pragma warning restore CA1031
-                    {
-                        Report(e);
+                        ticking |= _tickers[i].Tick(now);
                     }
                 }
             }
+        }
+        finally
+        {
+            NativeMemory.Free(events);
+            SocketNative.Close(_wakeFd);
+            SocketNative.Close(_epfd);
+        }
+    }
 
-            while (_posted.TryDequeue(out Action? action))
+    /// <summary>
+    /// L1 and L2 of the wake-up protocol (see the type's remarks); <see cref="RunPosted"/> (L3) follows. Why in this
+    /// order, by where a concurrent Post's P2 falls:
+    /// (a) P2 before L2. Then P1 came before L3, which therefore runs the action. A signal (P3) that L1 drained can
+    ///     only be from such a Post, so draining it loses nothing; a P3 that lands after L1 leaves one spurious
+    ///     wake-up (a drain and an empty queue next pass), which costs a pass and nothing else.
+    /// (b) P2 after L2. It reads the 0 that L2 wrote (or a 1 written after L2 by another Post of case (b), which
+    ///     signals itself), so its P3 follows and lands after L1: nothing drains it before the next epoll_wait,
+    ///     which returns at once. Whether or not L3 already sees the action, it runs.
+    /// So _wakePending is 1 only while a signal is in the eventfd or about to be written. The old order (L2, then L1)
+    /// broke (b): a Post whose P2 and P3 fell between L2 and L1 had its signal drained while its 1 stayed, and every
+    /// later Post skipped its signal; the loop slept in epoll_wait with work queued (issue 9).
+    /// L2 is Interlocked.Exchange, not Volatile.Write: a release write may become visible only after L3's loads
+    /// (store→load reordering, which x86's store buffer does too), so L3 could find the queue empty while a P2 still
+    /// reads the old 1, and neither side would act. A full fence on both sides (P2 is one too) rules that out.
+    /// The eventfd is non-blocking (<see cref="SocketNative.EventFd"/>): after a spurious wake-up, or with the count
+    /// already drained, the read says EAGAIN instead of blocking the loop.
+    /// </summary>
+    private void TakeWakeUp()
+    {
+        SocketNative.EventFdDrain(_wakeFd); // L1
+        WakeWindowHook?.Invoke();
+        _ = Interlocked.Exchange(ref _wakePending, 0); // L2
+    }
+
+    private void RunPosted()
+    {
+        while (_posted.TryDequeue(out Action? action))
+        {
+            try
             {
-                try
-                {
-                    action();
-                }
-#pragma warning disable CA1031 // see Report
-                catch (Exception e)
-#pragma warning restore CA1031
-                {
-                    Report(e);
-                }
+                action();
             }
-
-            ticking = false;
-            if (_tickers.Count > 0)
+#pragma warning disable CA1031 // see Report
+            catch (Exception e)
+#pragma warning restore CA1031
             {
-                long now = Environment.TickCount64;
-                for (int i = _tickers.Count - 1; i >= 0; i--)
-                {
-                    ticking |= _tickers[i].Tick(now);
-                }
+                Report(e);
             }
         }
     }

@@ -45,6 +45,7 @@ internal static unsafe class SocketNative
     private const int EPOLL_CLOEXEC = 0x80000;
     private const int EFD_NONBLOCK = 0x800;
     private const int EFD_CLOEXEC = 0x80000;
+    private const int AT_FDCWD = -100;
 
     /// <summary>Bytes of the largest socket address (sockaddr_in6).</summary>
     public const int SockAddrSize = 28;
@@ -273,6 +274,10 @@ internal static unsafe class SocketNative
         return n >= 0 ? n : errno == EINTR ? 0 : -errno;
     }
 
+    /// <summary>
+    /// A non-blocking eventfd (EFD_NONBLOCK): the loop drains it after every wake-up, also spurious ones, and a drain
+    /// with nothing to read must say EAGAIN rather than block the loop.
+    /// </summary>
     public static int EventFd() => eventfd(0u, EFD_NONBLOCK | EFD_CLOEXEC) is var fd and >= 0 ? fd : -errno;
 
     public static void EventFdSignal(int fd)
@@ -281,9 +286,49 @@ internal static unsafe class SocketNative
         _ = write(fd, &one, 8);
     }
 
-    public static void EventFdDrain(int fd)
+    /// <summary>Reads (and so zeroes) the eventfd's count: 8, or -EAGAIN when it was already 0.</summary>
+    public static int EventFdDrain(int fd)
     {
         ulong value;
-        _ = read(fd, &value, 8);
+        while (true)
+        {
+            long n = (long)read(fd, &value, 8);
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+
+            int e = errno;
+            if (e != EINTR)
+            {
+                return -e;
+            }
+        }
+    }
+
+    /// <summary>/dev/null opened for reading, close-on-exec: an fd that is no socket and cannot be polled; or -errno.</summary>
+    public static int OpenNull()
+    {
+        ReadOnlySpan<byte> path = "/dev/null\0"u8;
+        fixed (byte* p = path)
+        {
+            int fd = openat(AT_FDCWD, p, O_RDONLY | O_CLOEXEC, 0);
+            return fd >= 0 ? fd : -errno;
+        }
+    }
+
+    /// <summary>
+    /// Makes the number <paramref name="fd"/> refer to what <paramref name="placeholder"/> refers to (dup3): the file
+    /// <paramref name="fd"/> referred to is closed (the last reference: a socket's port is released, its epoll
+    /// registrations are dropped), but the number stays taken until it is closed. 0 or -errno.
+    /// </summary>
+    public static int Supplant(int fd, int placeholder)
+    {
+        int r;
+        while ((r = dup3(placeholder, fd, O_CLOEXEC)) < 0 && errno == EINTR)
+        {
+        }
+
+        return r < 0 ? -errno : 0;
     }
 }

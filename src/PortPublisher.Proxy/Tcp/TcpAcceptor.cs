@@ -71,6 +71,13 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
         Span<byte> peer = stackalloc byte[SocketNative.SockAddrSize];
         for (int i = 0; i < AcceptBatch && _watching; i++)
         {
+            // Before every accept4, not once per wake-up: a stop that timed out replaces the listener behind its fd
+            // number (TcpProxyBinding.Abandon), and this loop may be running an event epoll_wait returned before that.
+            if (Binding.Stopping)
+            {
+                return;
+            }
+
             if (!Binding.TryTakeSlot())
             {
                 PauseAtBound();
@@ -91,6 +98,11 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
                     continue; // the client gave up while it waited in the backlog
                 }
 
+                if (Binding.Stopping)
+                {
+                    return; // ENOTSOCK from the placeholder a timed-out stop put behind the number: not an accept failure
+                }
+
                 // EMFILE, ENFILE, ENOBUFS: the listener stays readable, so leave it alone briefly instead of spinning.
                 Binding.Counters.Error(ProxyErrorKind.AcceptFailed);
                 ProxyLog.AcceptFailed(Binding.Logger, Binding.Listen, new System.ComponentModel.Win32Exception(-fd).Message);
@@ -108,6 +120,9 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
     /// <summary>Called by a connection once it is connected or gone.</summary>
     public void Dialing(TcpConnection c) => _dialing.Enqueue(c);
 
+    /// <summary>Connections whose dial deadline this acceptor still watches (some may have connected since).</summary>
+    public int DialsWatched => _dialing.Count;
+
     /// <summary>Called by a connection once both its sockets are closed.</summary>
     public void Closed(TcpConnection c)
     {
@@ -117,11 +132,13 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
         }
     }
 
+    /// <summary>Dial deadlines are read on the binding's clock (its TimeProvider); the accept back-off on the loop's.</summary>
     public bool Tick(long nowMs)
     {
+        long now = _dialing.Count > 0 ? Binding.Time.GetTimestamp() : 0;
         while (_dialing.TryPeek(out TcpConnection? c))
         {
-            if (c.IsDialing && c.DialDeadline > nowMs)
+            if (c.IsDialing && c.DialDeadline > now)
             {
                 break;
             }
@@ -152,7 +169,9 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
 
     private void Watch()
     {
-        if (_watching || _stopped)
+        // Stopping too, not only _stopped: a ResumeIfPaused or tick that runs before this loop reaches its Stop must
+        // not register the listener's fd number, which a timed-out stop may have given to a placeholder.
+        if (_watching || _stopped || Binding.Stopping)
         {
             return;
         }

@@ -55,6 +55,7 @@ internal sealed class TcpConnection : IEventHandler
 
     public bool IsDialing => _state == State.Dialing;
 
+    /// <summary>When the dial times out, as a timestamp of the binding's TimeProvider.</summary>
     public long DialDeadline { get; private set; }
 
     private TcpProxyBinding Binding => _acceptor.Binding;
@@ -200,7 +201,7 @@ internal sealed class TcpConnection : IEventHandler
         }
 
         _state = State.Dialing;
-        DialDeadline = Environment.TickCount64 + (long)Binding.Options.DialTimeout.TotalMilliseconds;
+        DialDeadline = Binding.Time.GetTimestamp() + Binding.DialTimeoutTicks;
         _acceptor.Dialing(this);
     }
 

@@ -12,17 +12,24 @@ namespace PortPublisher.Proxy.Tcp;
 /// </summary>
 internal sealed class TcpProxyBinding : ProxyBinding
 {
+    /// <summary>
+    /// The file a timed-out stop puts behind the listener's fd number (see <see cref="Abandon"/>), opened once per
+    /// process when the first binding is made, so that a stop never needs a free fd slot (it may come when there is none).
+    /// </summary>
+    private static readonly int s_placeholderFd = SocketNative.OpenNull();
+
     private readonly Socket _listener;
     private readonly TcpAcceptor[] _acceptors;
+    private readonly Lock _listenerGate = new();
+    private Task[] _stops = [];
+    private bool _listenerClosed;
     private int _active;
     private int _paused;
-    private int _disposed;
 
-    public TcpProxyBinding(Socket listener, ProxyTarget target, ProxyBindingOptions options, ILogger logger)
-        : base(listener.LocalEndPoint!, target, options)
+    public TcpProxyBinding(Socket listener, ProxyTarget target, ProxyBindingOptions options, ILogger logger, TimeProvider time, IReadOnlyList<EventLoop> loops)
+        : base(listener.LocalEndPoint!, target, options, logger, time)
     {
         _listener = listener;
-        Logger = logger;
         _listener.Listen(4096); // the kernel caps it at net.core.somaxconn
 
         // Accepted sockets inherit TCP_NODELAY from the listener: one setsockopt here instead of one per connection.
@@ -31,7 +38,9 @@ internal sealed class TcpProxyBinding : ProxyBinding
         ListenFd = (int)_listener.SafeHandle.DangerousGetHandle();
         TargetAddress = new byte[SocketNative.SockAddrSize];
         TargetAddressLength = SocketNative.WriteSockAddr(target.Endpoint, TargetAddress);
-        IReadOnlyList<EventLoop> loops = EventLoop.Group;
+
+        // Capped so that a timestamp plus this cannot overflow (a DialTimeout of TimeSpan.MaxValue means "never").
+        DialTimeoutTicks = (long)Math.Min(options.DialTimeout.TotalSeconds * time.TimestampFrequency, long.MaxValue / 4);
         _acceptors = [.. loops.Select(l => new TcpAcceptor(this, l))];
         foreach (TcpAcceptor a in _acceptors)
         {
@@ -43,28 +52,87 @@ internal sealed class TcpProxyBinding : ProxyBinding
 
     public override string Protocol => "tcp";
 
-    internal ILogger Logger { get; }
-
     internal int ListenFd { get; }
 
     internal byte[] TargetAddress { get; }
 
     internal int TargetAddressLength { get; }
 
-    internal bool Stopping => Volatile.Read(ref _disposed) != 0;
+    /// <summary><see cref="ProxyBindingOptions.DialTimeout"/> in ticks of the binding's TimeProvider.</summary>
+    internal long DialTimeoutTicks { get; }
 
-    public override async ValueTask DisposeAsync()
+    /// <summary>This binding's presence on each loop (tests look at their state through the loop).</summary>
+    internal IReadOnlyList<TcpAcceptor> Acceptors => _acceptors;
+
+    /// <summary>Acceptors that stopped watching the listener because the connection bound was reached.</summary>
+    internal int PausedAcceptors => Volatile.Read(ref _paused);
+
+    private protected override Task BeginStop()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        // Every loop lets go of the listener and resets its connections; normally only then is the fd closed, so no
+        // loop can be accepting on a closed, perhaps reused, fd number.
+        _stops = [.. _acceptors.Select(a => a.Loop.InvokeAsync(a.Stop))];
+        return ReleaseAsync();
+    }
+
+    /// <summary>
+    /// Some loop did not run its Stop in time (stuck in a handler, or starved). The port must not wait for it: the
+    /// listener's socket is closed now. Not by closing its fd number, though, which the next socket the process
+    /// opens could get, while the stuck loop may still hold an event for it (epoll_wait returned it before the close)
+    /// or a ResumeIfPaused or tick that re-registers it. dup3 puts /dev/null behind the number instead: the socket's
+    /// last reference goes (the kernel closes it and drops its epoll registrations; the port is free unless that
+    /// loop's connections still sit on it), and the number stays ours until every loop has answered, when
+    /// <see cref="ReleaseAsync"/> closes it. Before that, a late accept4 on it gets ENOTSOCK and a late epoll_ctl
+    /// EPERM, and both are skipped anyway: the acceptor reads Stopping before each (set, with a full fence, before
+    /// this runs). What is left is a loop that read Stopping as false just before the stop and reaches its accept4
+    /// only after this: it meets /dev/null, not another socket. Never reclaimed is that one fd (and what the stuck
+    /// loop holds), if the loop never answers.
+    /// </summary>
+    private protected override IReadOnlyList<string> Abandon()
+    {
+        lock (_listenerGate)
         {
-            return;
+            // Checked under the gate: a loop that answered just now may have had ReleaseAsync close the number, and
+            // dup3 onto a closed number would take it (or close whatever socket took it since).
+            if (!_listenerClosed)
+            {
+                if (s_placeholderFd < 0 || SocketNative.Supplant(ListenFd, s_placeholderFd) < 0)
+                {
+                    // Without /dev/null (a sandbox without it) or dup3, close it plainly: the Stopping checks still
+                    // keep the acceptors away from the number; only the window described above is open again.
+                    CloseListener();
+                }
+            }
         }
 
-        // Every loop lets go of the listener and resets its connections; only then is the fd closed (the port is
-        // free when this returns), so no loop can be accepting on a closed, perhaps reused, fd number.
-        await Task.WhenAll(_acceptors.Select(a => a.Loop.InvokeAsync(a.Stop)));
-        _listener.Dispose();
-        ProxyLog.Stopped(Logger, Protocol, Listen, Target.Endpoint);
+        return [.. _acceptors.Where((a, i) => !_stops[i].IsCompleted).Select(a => a.Loop.Name)];
+    }
+
+    private async Task ReleaseAsync()
+    {
+        await Task.WhenAll(_stops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        for (int i = 0; i < _stops.Length; i++)
+        {
+            if (_stops[i].Exception is { } e)
+            {
+                // A bug in Stop; the loop has gone on (it answered), so the listener can still be closed.
+                ProxyLog.StopFailed(Logger, Protocol, Listen, Target.Endpoint, _acceptors[i].Loop.Name, e.GetBaseException());
+            }
+        }
+
+        lock (_listenerGate)
+        {
+            CloseListener();
+        }
+    }
+
+    private void CloseListener()
+    {
+        if (!_listenerClosed)
+        {
+            _listenerClosed = true;
+            _listener.Dispose();
+        }
     }
 
     /// <summary>Takes a connection slot, or says the bound is reached.</summary>

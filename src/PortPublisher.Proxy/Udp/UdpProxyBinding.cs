@@ -18,8 +18,6 @@ internal sealed class UdpProxyBinding : ProxyBinding
     private const int DatagramSize = 65507;
 
     private readonly Socket _listener;
-    private readonly ILogger _logger;
-    private readonly TimeProvider _time;
     private readonly bool _wildcard;
     private readonly CancellationTokenSource _stop = new();
     // Keyed by client and the host address it sent to: replies must come from that address, and one client may talk
@@ -29,11 +27,9 @@ internal sealed class UdpProxyBinding : ProxyBinding
     private readonly Task _receiveLoop;
 
     public UdpProxyBinding(Socket listener, ProxyTarget target, ProxyBindingOptions options, ILogger logger, TimeProvider time)
-        : base(listener.LocalEndPoint!, target, options)
+        : base(listener.LocalEndPoint!, target, options, logger, time)
     {
         _listener = listener;
-        _logger = logger;
-        _time = time;
         var local = (IPEndPoint)listener.LocalEndPoint!;
         _wildcard = local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any);
         if (_wildcard)
@@ -44,7 +40,7 @@ internal sealed class UdpProxyBinding : ProxyBinding
         TimeSpan period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, options.UdpIdleTimeout.Ticks / 10));
         _sweeper = time.CreateTimer(_ => Sweep(), null, period, period);
         _receiveLoop = ReceiveLoopAsync();
-        ProxyLog.Started(_logger, Protocol, Listen, target.Endpoint);
+        ProxyLog.Started(Logger, Protocol, Listen, target.Endpoint);
     }
 
     public override string Protocol => "udp";
@@ -52,26 +48,52 @@ internal sealed class UdpProxyBinding : ProxyBinding
     /// <summary>Flows currently tracked (for tests and metrics).</summary>
     public int FlowCount => _flows.Count;
 
-    public override async ValueTask DisposeAsync()
+    private protected override Task BeginStop()
     {
-        if (_stop.IsCancellationRequested)
-        {
-            return;
-        }
-
-        await _stop.CancelAsync();
-        await _sweeper.DisposeAsync();
+        // The port first: closing the listener frees it at once and fails a pending receive, whatever the receive
+        // loop is doing. Every other wait of the loops is on _stop (socket operations) except opening a flow's
+        // socket, which may wait on the namespace thread; that wait is what the deadline is for.
+        Task canceled = _stop.CancelAsync();
         _listener.Dispose();
-        await _receiveLoop;
-        foreach (UdpFlow flow in _flows.Values)
+        return ReleaseAsync(canceled);
+    }
+
+    /// <summary>The receive loop (or a reply loop) did not end in time: close the flows now instead of after it.</summary>
+    private protected override IReadOnlyList<string> Abandon()
+    {
+        List<string> stuck = _receiveLoop.IsCompleted ? [] : ["the receive loop"];
+        stuck.AddRange(_flows.Values.Where(f => f.ReplyLoop is { IsCompleted: false }).Select(f => $"the reply loop of {f.Client}"));
+        _ = CloseFlows();
+        return stuck;
+    }
+
+    private async Task ReleaseAsync(Task canceled)
+    {
+        // The cancellation callbacks only complete socket operations; one that threw would be a runtime bug, and the
+        // stop goes on regardless.
+        await canceled.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _sweeper.DisposeAsync();
+        await _receiveLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        // After the receive loop has ended, so no flow can be added behind this.
+        await Task.WhenAll(CloseFlows()).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _stop.Dispose();
+    }
+
+    /// <summary>Closes every flow (once: whoever removes it from the table closes it) and returns their reply loops.</summary>
+    private List<Task> CloseFlows()
+    {
+        var replies = new List<Task>();
+        foreach (KeyValuePair<(IPEndPoint Client, IPAddress? Local), UdpFlow> kv in _flows)
         {
-            Close(flow);
+            if (_flows.TryRemove(kv))
+            {
+                Close(kv.Value);
+                replies.Add(kv.Value.ReplyLoop ?? Task.CompletedTask);
+            }
         }
 
-        await Task.WhenAll(_flows.Values.Select(f => f.ReplyLoop ?? Task.CompletedTask));
-        _flows.Clear();
-        ProxyLog.Stopped(_logger, Protocol, Listen, Target.Endpoint);
-        _stop.Dispose();
+        return replies;
     }
 
     private async Task ReceiveLoopAsync()
@@ -116,7 +138,7 @@ internal sealed class UdpProxyBinding : ProxyBinding
                 continue;
             }
 
-            flow.Touch(_time.GetTimestamp());
+            flow.Touch(Time.GetTimestamp());
             try
             {
                 await flow.Upstream.SendAsync(buffer.AsMemory(0, n), SocketFlags.None, _stop.Token);
@@ -143,7 +165,7 @@ internal sealed class UdpProxyBinding : ProxyBinding
         if (_flows.Count >= Options.MaxUdpFlows)
         {
             Counters.Error(ProxyErrorKind.FlowTableFull);
-            ProxyLog.FlowTableFull(_logger, Listen, Options.MaxUdpFlows, client);
+            ProxyLog.FlowTableFull(Logger, Listen, Options.MaxUdpFlows, client);
             return null;
         }
 
@@ -152,19 +174,27 @@ internal sealed class UdpProxyBinding : ProxyBinding
         {
             IPEndPoint target = Target.Endpoint;
             upstream = await Target.Sockets.CreateAsync(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            if (Stopping)
+            {
+                // The socket came after the stop (a namespace thread that was slow, perhaps past the deadline): a
+                // flow made now would outlive the binding.
+                upstream.Dispose();
+                return null;
+            }
+
             upstream.Connect(target); // UDP connect only fixes the peer: no packet leaves
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or Netlink.NetlinkException)
         {
             Counters.Error(ProxyErrorKind.DialFailed);
-            ProxyLog.DialFailed(_logger, Target.Endpoint, client, e.Message);
+            ProxyLog.DialFailed(Logger, Target.Endpoint, client, e.Message);
             return null;
         }
 
-        flow = new UdpFlow(client, local, upstream, _time.GetTimestamp());
+        flow = new UdpFlow(client, local, upstream, Time.GetTimestamp());
         _flows[(client, local)] = flow;
         Counters.Opened();
-        ProxyLog.FlowOpened(_logger, client, Target.Endpoint);
+        ProxyLog.FlowOpened(Logger, client, Target.Endpoint);
         flow.ReplyLoop = ReplyLoopAsync(flow);
         return flow;
     }
@@ -193,10 +223,19 @@ internal sealed class UdpProxyBinding : ProxyBinding
                 return;
             }
 
-            flow.Touch(_time.GetTimestamp());
-            int error = flow.LocalAddress is { } from
-                ? Native.SendFrom(_listener.SafeHandle, buffer.AsSpan(0, n), flow.Client, from)
-                : TrySendTo(buffer.AsSpan(0, n), flow.Client);
+            flow.Touch(Time.GetTimestamp());
+            int error;
+            try
+            {
+                error = flow.LocalAddress is { } from
+                    ? Native.SendFrom(_listener.SafeHandle, buffer.AsSpan(0, n), flow.Client, from)
+                    : TrySendTo(buffer.AsSpan(0, n), flow.Client);
+            }
+            catch (ObjectDisposedException)
+            {
+                return; // the binding stopped (the listener is closed) while this reply was on its way
+            }
+
             if (error == 0)
             {
                 Counters.AddToClient(n);
@@ -227,13 +266,13 @@ internal sealed class UdpProxyBinding : ProxyBinding
 
     private void Sweep()
     {
-        long now = _time.GetTimestamp();
+        long now = Time.GetTimestamp();
         foreach (UdpFlow flow in _flows.Values)
         {
-            TimeSpan idle = _time.GetElapsedTime(flow.LastActivity, now);
+            TimeSpan idle = Time.GetElapsedTime(flow.LastActivity, now);
             if (idle >= Options.UdpIdleTimeout && _flows.TryRemove(new KeyValuePair<(IPEndPoint, IPAddress?), UdpFlow>((flow.Client, flow.LocalAddress), flow)))
             {
-                ProxyLog.FlowExpired(_logger, flow.Client, Target.Endpoint, idle.TotalSeconds);
+                ProxyLog.FlowExpired(Logger, flow.Client, Target.Endpoint, idle.TotalSeconds);
                 Close(flow);
             }
         }
