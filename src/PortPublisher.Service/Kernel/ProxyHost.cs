@@ -18,18 +18,7 @@ internal sealed class ProxyHost(ILogger<UserlandProxy> logger, TimeProvider time
     public IProxyLease Start(SafeSocketHandle reserved, IPEndPoint target, IProxySockets sockets) =>
         new Lease(_proxy.Start(new Socket(reserved), new ProxyTarget(target, ((Sockets)sockets).Factory)));
 
-    public async ValueTask<bool> StopAsync(IProxyLease lease, TimeSpan timeout)
-    {
-        try
-        {
-            await _proxy.StopAsync(((Lease)lease).Binding).AsTask().WaitAsync(timeout);
-            return true;
-        }
-        catch (TimeoutException)
-        {
-            return false;
-        }
-    }
+    public ValueTask<bool> StopAsync(IProxyLease lease, TimeSpan timeout) => _proxy.StopAsync(((Lease)lease).Binding, timeout);
 
     public ValueTask DisposeAsync() => _proxy.DisposeAsync();
 
