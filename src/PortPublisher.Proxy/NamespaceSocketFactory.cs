@@ -32,10 +32,10 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
     {
         ArgumentNullException.ThrowIfNull(ns);
         Namespace = ns;
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _thread = new Thread(() => Serve(entered)) { IsBackground = true, Name = $"netns-sockets {ns.Path}" };
+        // The constructor does not wait for the thread to enter the namespace: requests queue behind its setns, and if
+        // that fails every request fails with its error. So the publication writer never waits on this thread.
+        _thread = new Thread(Serve) { IsBackground = true, Name = $"netns-sockets {ns.Path}" };
         _thread.Start();
-        entered.Task.GetAwaiter().GetResult();
     }
 
     public NetworkNamespace Namespace { get; }
@@ -82,7 +82,8 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
             Monitor.Pulse(_requests);
         }
 
-        _thread.Join();
+        // The thread ends after at most one socket(2); a deadline all the same, so a dispose can never hang its caller.
+        _ = _thread.Join(TimeSpan.FromSeconds(5));
         foreach (ConcurrentQueue<Socket> q in _stock.Values)
         {
             while (q.TryDequeue(out Socket? s))
@@ -119,17 +120,18 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
         }
     }
 
-    private void Serve(TaskCompletionSource entered)
+    private void Serve()
     {
+        Exception? enterError = null;
         try
         {
             Namespace.Enter();
-            entered.SetResult();
         }
+#pragma warning disable CA1031 // handed to every caller instead
         catch (Exception e)
+#pragma warning restore CA1031
         {
-            entered.SetException(e);
-            return;
+            enterError = e;
         }
 
         while (true)
@@ -158,7 +160,15 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
             if (ReferenceEquals(r, Request.Refill))
             {
                 Volatile.Write(ref _refillQueued, 0);
-                Refill();
+                if (enterError is null)
+                {
+                    Refill();
+                }
+            }
+            else if (enterError is not null)
+            {
+                // Outside the namespace a socket would dial the wrong network: refuse, and stock nothing.
+                r.Fail(enterError);
             }
             else
             {
@@ -234,6 +244,12 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
             {
                 Socket.SetException(e);
             }
+        }
+
+        public void Fail(Exception e)
+        {
+            Socket.TrySetException(e);
+            Fd.TrySetException(e);
         }
 
         public void Cancel()
