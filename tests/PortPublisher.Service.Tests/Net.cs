@@ -19,14 +19,18 @@ internal static class Net
         Eventually(condition, timeoutMs, "condition");
 
     /// <inheritdoc cref="Eventually(Func{Task{bool}}, int)"/>
-    public static async Task<TimeSpan> Eventually(Func<Task<bool>> condition, int timeoutMs, string what)
+    public static Task<TimeSpan> Eventually(Func<Task<bool>> condition, int timeoutMs, string what) =>
+        Eventually(condition, timeoutMs, () => what);
+
+    /// <summary>As above, with the failure message made when it fails (it can then show the last values seen).</summary>
+    public static async Task<TimeSpan> Eventually(Func<Task<bool>> condition, int timeoutMs, Func<string> what)
     {
         var sw = Stopwatch.StartNew();
         while (!await condition())
         {
             if (sw.ElapsedMilliseconds > timeoutMs)
             {
-                Assert.Fail($"{what} not met within {timeoutMs} ms");
+                Assert.Fail($"{what()} not met within {timeoutMs} ms");
             }
 
             await Task.Delay(25);
@@ -37,5 +41,9 @@ internal static class Net
 
     /// <summary>A synchronous condition, polled as <see cref="Eventually(Func{Task{bool}}, int, string)"/> does.</summary>
     public static Task<TimeSpan> Eventually(Func<bool> condition, int timeoutMs, string what) =>
+        Eventually(() => Task.FromResult(condition()), timeoutMs, () => what);
+
+    /// <inheritdoc cref="Eventually(Func{Task{bool}}, int, Func{string})"/>
+    public static Task<TimeSpan> Eventually(Func<bool> condition, int timeoutMs, Func<string> what) =>
         Eventually(() => Task.FromResult(condition()), timeoutMs, what);
 }
