@@ -14,6 +14,7 @@ namespace PortPublisher.Service.Tests;
 /// daemon's descriptors and memory return to where they were after a warm-up.
 /// </summary>
 [Trait("Category", "Netns")]
+[Collection(Exclusive.Name)]
 public sealed class ChurnSoakTests
 {
     private const int MaxWarmUpCycles = 80;

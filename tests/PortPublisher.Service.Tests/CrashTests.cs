@@ -7,6 +7,7 @@ namespace PortPublisher.Service.Tests;
 
 /// <summary>kill -9 in the middle of a large publish, then a restart: what the service says and what the kernel holds agree.</summary>
 [Trait("Category", "Netns")]
+[Collection(Exclusive.Name)]
 public sealed class CrashTests
 {
     private static readonly TimeSpan s_cliDeadline = TimeSpan.FromSeconds(15);

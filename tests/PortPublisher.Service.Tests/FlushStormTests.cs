@@ -13,6 +13,7 @@ namespace PortPublisher.Service.Tests;
 /// daemon is quiet afterwards (a repair loop that chases its own events would spin).
 /// </summary>
 [Trait("Category", "Netns")]
+[Collection(Exclusive.Name)]
 public sealed class FlushStormTests
 {
     [Fact]

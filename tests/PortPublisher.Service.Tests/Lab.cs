@@ -138,7 +138,15 @@ public sealed class Lab : IAsyncDisposable
             return true;
         }
 
-        Sh($"kill -{(kill ? "KILL" : "TERM")} {ServicePid}");
+        try
+        {
+            Sh($"kill -{(kill ? "KILL" : "TERM")} {ServicePid}");
+        }
+        catch (Exception e) when (e is IOException or FormatException or InvalidOperationException)
+        {
+            _service.Kill(entireProcessTree: true); // the daemon under a launcher is already gone, or cannot be found
+        }
+
         return _service.WaitForExit(timeoutMs);
     }
 

@@ -16,6 +16,7 @@ namespace PortPublisher.Service.Tests;
 /// failed round, never as a hung run.
 /// </summary>
 [Trait("Category", "Netns")]
+[Collection(Exclusive.Name)]
 public sealed class ProxyHangTests
 {
     private static readonly TimeSpan s_cliDeadline = TimeSpan.FromSeconds(15);

@@ -8,6 +8,7 @@ namespace PortPublisher.Service.Tests;
 
 /// <summary>A clean stop under load: SIGTERM ends the daemon promptly, proxied connections go with it, NAT stays.</summary>
 [Trait("Category", "Netns")]
+[Collection(Exclusive.Name)]
 public sealed class ShutdownTests
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace PortPublisher.Service.Tests;
 /// another) must refuse to start, name the PID that holds the directory, and touch nothing the first one owns.
 /// </summary>
 [Trait("Category", "Netns")]
+[Collection(Exclusive.Name)]
 public sealed class SingleInstanceTests
 {
     [Theory]

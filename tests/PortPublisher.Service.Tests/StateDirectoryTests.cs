@@ -11,6 +11,7 @@ namespace PortPublisher.Service.Tests;
 /// same `ls` and state file). Writing state first is the service's promise; this is what happens when it cannot.
 /// </summary>
 [Trait("Category", "Netns")]
+[Collection(Exclusive.Name)]
 public sealed class StateDirectoryTests
 {
     private static readonly TimeSpan s_cliDeadline = TimeSpan.FromSeconds(15);

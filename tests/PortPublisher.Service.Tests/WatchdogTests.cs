@@ -13,6 +13,7 @@ namespace PortPublisher.Service.Tests;
 /// writer in open(2) until someone opens the FIFO's other end.
 /// </summary>
 [Trait("Category", "Netns")]
+[Collection(Exclusive.Name)]
 public sealed class WatchdogTests
 {
     private const int WatchdogUsec = 1_000_000;
