@@ -308,14 +308,17 @@ public class TcpProxyTests
         Assert.Empty(proxy.Bindings);
         using var again = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         again.Bind(port); // no SO_REUSEADDR: this fails if anything still holds the port
-        await Assert.ThrowsAnyAsync<SocketException>(async () =>
+
+        // Only a reset passes: a clean EOF ends the loop without an exception, a stalled socket ends in the token's
+        // OperationCanceledException; either fails ThrowsAsync.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        SocketException reset = await Assert.ThrowsAsync<SocketException>(async () =>
         {
-            while (await s.ReceiveAsync(new byte[16]) > 0)
+            while (await s.ReceiveAsync(new byte[16], SocketFlags.None, deadline.Token) > 0)
             {
             }
-
-            throw new SocketException((int)SocketError.ConnectionReset);
         });
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
         Assert.Equal(0, binding.Counters.Snapshot().Active);
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using PortPublisher.Netlink;
 using PortPublisher.TestKit;
+using Xunit;
 using static PortPublisher.Service.Tests.Net;
 using static PortPublisher.TestKit.Shell;
 
@@ -21,6 +22,7 @@ public sealed class Lab : IAsyncDisposable
     private static readonly string s_root = FindRepoRoot();
     private readonly ThreeNamespaces _ns;
     private Process? _service;
+    private int _servicePid;
 
     private Lab(ThreeNamespaces ns)
     {
@@ -79,16 +81,40 @@ public sealed class Lab : IAsyncDisposable
         }
     }
 
-    public async Task StartServiceAsync(params string[] extra)
+    public Task StartServiceAsync(params string[] extra) => StartServiceAsync(null, null, extra);
+
+    /// <summary>
+    /// Starts portpublisherd in the host namespace with <paramref name="environment"/> added to this process's; with a
+    /// <paramref name="parentName"/>, under a shell copied to that name (systemd's hosting helpers enable the notifier
+    /// only when the parent process is called "systemd"), else as <c>ip netns exec</c>'s own process.
+    /// </summary>
+    public async Task StartServiceAsync(IReadOnlyDictionary<string, string>? environment, string? parentName, params string[] extra)
     {
         string log = Path.Combine(Dir, "service.log");
-        var psi = new ProcessStartInfo("ip", ["netns", "exec", Host, "dotnet", ServiceDll, "--socket", Socket, "--state-dir", StateDir, "--metrics", $"127.0.0.1:{MetricsPort}", .. extra])
+        string[] daemon = ["dotnet", ServiceDll, "--socket", Socket, "--state-dir", StateDir, "--metrics", $"127.0.0.1:{MetricsPort}", .. extra];
+        string[] command = daemon;
+        if (parentName is not null)
+        {
+            string launcher = Path.Combine(Dir, parentName);
+            File.Copy("/bin/sh", launcher, overwrite: true);
+
+            // `; exit $?` keeps the shell from exec'ing its last command: it stays the daemon's parent.
+            command = [launcher, "-c", "\"$@\"; exit $?", parentName, .. daemon];
+        }
+
+        var psi = new ProcessStartInfo("ip", ["netns", "exec", Host, .. command])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[key] = value;
+        }
+
         _service = Process.Start(psi)!;
+        _servicePid = parentName is null ? _service.Id : 0;
         var writer = new StreamWriter(log, append: true) { AutoFlush = true };
         _service.OutputDataReceived += (_, e) => { lock (writer) { if (e.Data is not null) { writer.WriteLine(e.Data); } } };
         _service.ErrorDataReceived += (_, e) => { lock (writer) { if (e.Data is not null) { writer.WriteLine(e.Data); } } };
@@ -102,21 +128,78 @@ public sealed class Lab : IAsyncDisposable
     }
 
     /// <summary>Stops the service: SIGKILL (a crash) or SIGTERM (a clean stop).</summary>
-    public void StopService(bool kill)
+    public void StopService(bool kill) => StopService(kill, 10_000);
+
+    /// <summary>Signals the service and waits up to <paramref name="timeoutMs"/>; whether it exited in that time.</summary>
+    public bool StopService(bool kill, int timeoutMs)
     {
         if (_service is null || _service.HasExited)
         {
-            return;
+            return true;
         }
 
-        Sh($"kill -{(kill ? "KILL" : "TERM")} {_service.Id}");
-        _service.WaitForExit(10_000);
+        try
+        {
+            Sh($"kill -{(kill ? "KILL" : "TERM")} {ServicePid}");
+        }
+        catch (Exception e) when (e is IOException or FormatException or InvalidOperationException)
+        {
+            _service.Kill(entireProcessTree: true); // the daemon under a launcher is already gone, or cannot be found
+        }
+
+        return _service.WaitForExit(timeoutMs);
     }
 
-    public int ServicePid => _service!.Id;
+    /// <summary>Whether the service process is still running.</summary>
+    public bool ServiceRunning => _service is { HasExited: false };
+
+    /// <summary>The daemon's own PID (under a launcher, the launcher's child).</summary>
+    public int ServicePid
+    {
+        get
+        {
+            if (_servicePid == 0)
+            {
+                string children = File.ReadAllText($"/proc/{_service!.Id}/task/{_service.Id}/children").Trim();
+                _servicePid = int.Parse(children.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            return _servicePid;
+        }
+    }
+
+    /// <summary>
+    /// Another portpublisherd in the host namespace with exactly <paramref name="args"/> (no defaults), its output in
+    /// <paramref name="logName"/> under the lab directory. The caller waits for it and kills it if it lingers.
+    /// </summary>
+    public Process StartOtherDaemon(string logName, params string[] args)
+    {
+        string log = Path.Combine(Dir, logName);
+        var psi = new ProcessStartInfo("/bin/sh", ["-c", "exec ip netns exec \"$0\" \"$@\" >>\"$LOG\" 2>&1", Host, "dotnet", ServiceDll, .. args]) { UseShellExecute = false };
+        psi.Environment["LOG"] = log;
+        return Process.Start(psi)!;
+    }
 
     public (int Code, string Stdout, string Stderr) Cli(params string[] args) =>
         Run("dotnet", [CliDll, "-H", $"unix://{Socket}", .. args]);
+
+    /// <summary>
+    /// The CLI under a deadline: past it the CLI is killed and the test fails, so a wedged service is a failure with the
+    /// service's log, never a hung run.
+    /// </summary>
+    public (int Code, string Stdout, string Stderr) Cli(TimeSpan deadline, params string[] args)
+    {
+        try
+        {
+            return Run("dotnet", [CliDll, "-H", $"unix://{Socket}", .. args], timeoutMs: (int)deadline.TotalMilliseconds);
+        }
+        catch (TimeoutException e)
+        {
+            string log = Log;
+            Assert.Fail($"{e.Message}: the CLI was killed, the service did not answer (a hang). Service log, last 3,000 characters:\n{log[Math.Max(0, log.Length - 3000)..]}");
+            throw;
+        }
+    }
 
     public string InHost(string command) => Sh($"ip netns exec {Host} {command}");
 

@@ -1,13 +1,9 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
-using PortPublisher.Netlink;
 using Xunit;
 
 namespace PortPublisher.Service.Tests;
 
-/// <summary>Skips without root; waits for conditions.</summary>
+/// <summary>Skips without root; waits for conditions, each under a deadline that is the failure.</summary>
 internal static class Net
 {
     public static void RequireRoot()
@@ -18,15 +14,23 @@ internal static class Net
         }
     }
 
-    /// <summary>Polls until <paramref name="condition"/> holds; returns how long it took.</summary>
-    public static async Task<TimeSpan> Eventually(Func<Task<bool>> condition, int timeoutMs = 5000)
+    /// <summary>Polls until <paramref name="condition"/> holds; fails the test once <paramref name="timeoutMs"/> have passed.</summary>
+    public static Task<TimeSpan> Eventually(Func<Task<bool>> condition, int timeoutMs = 5000) =>
+        Eventually(condition, timeoutMs, "condition");
+
+    /// <inheritdoc cref="Eventually(Func{Task{bool}}, int)"/>
+    public static Task<TimeSpan> Eventually(Func<Task<bool>> condition, int timeoutMs, string what) =>
+        Eventually(condition, timeoutMs, () => what);
+
+    /// <summary>As above, with the failure message made when it fails (it can then show the last values seen).</summary>
+    public static async Task<TimeSpan> Eventually(Func<Task<bool>> condition, int timeoutMs, Func<string> what)
     {
         var sw = Stopwatch.StartNew();
         while (!await condition())
         {
             if (sw.ElapsedMilliseconds > timeoutMs)
             {
-                Assert.Fail($"condition not met within {timeoutMs} ms");
+                Assert.Fail($"{what()} not met within {timeoutMs} ms");
             }
 
             await Task.Delay(25);
@@ -34,4 +38,12 @@ internal static class Net
 
         return sw.Elapsed;
     }
+
+    /// <summary>A synchronous condition, polled as <see cref="Eventually(Func{Task{bool}}, int, string)"/> does.</summary>
+    public static Task<TimeSpan> Eventually(Func<bool> condition, int timeoutMs, string what) =>
+        Eventually(() => Task.FromResult(condition()), timeoutMs, () => what);
+
+    /// <inheritdoc cref="Eventually(Func{Task{bool}}, int, Func{string})"/>
+    public static Task<TimeSpan> Eventually(Func<bool> condition, int timeoutMs, Func<string> what) =>
+        Eventually(() => Task.FromResult(condition()), timeoutMs, what);
 }

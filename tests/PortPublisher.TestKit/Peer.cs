@@ -23,7 +23,8 @@ public sealed class Peer : IDisposable
     public int Accepted { get; private set; }
 
     /// <summary>A TCP server; by default each connection gets "peer=ADDRESS" and is closed, else <paramref name="handler"/> runs.</summary>
-    public static Peer TcpServer(NetworkNamespace ns, string address, int port, Func<Socket, Task>? handler = null)
+    /// <param name="backlog">listen(2)'s backlog: raise it for bursts of connections (the kernel caps it at somaxconn).</param>
+    public static Peer TcpServer(NetworkNamespace ns, string address, int port, Func<Socket, Task>? handler = null, int backlog = 64)
     {
         var ep = new IPEndPoint(IPAddress.Parse(address), port);
         Socket s = ns.Run(() =>
@@ -31,7 +32,7 @@ public sealed class Peer : IDisposable
             var sock = new Socket(ep.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             sock.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             sock.Bind(ep);
-            sock.Listen(64);
+            sock.Listen(backlog);
             return sock;
         });
         var peer = new Peer(s);

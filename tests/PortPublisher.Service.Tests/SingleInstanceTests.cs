@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using System.Globalization;
+using Xunit;
+
+namespace PortPublisher.Service.Tests;
+
+/// <summary>
+/// One service per state directory: a second portpublisherd given the same state directory (with the same socket or
+/// another) must refuse to start, name the PID that holds the directory, and touch nothing the first one owns.
+/// </summary>
+[Trait("Category", "Netns")]
+[Collection(Exclusive.Name)]
+public sealed class SingleInstanceTests
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task SecondInstanceOnTheSameStateDirectory_ExitsNamingTheHolderAndChangesNothing(bool sameSocket)
+    {
+        await using Lab lab = await Lab.StartAsync();
+        var deadline = TimeSpan.FromSeconds(15);
+        Assert.Equal(0, lab.Cli(deadline, "publish", "web", "--netns", lab.Container, "-p", "8080:80", "-p", "127.0.0.1:8081:80").Code);
+        Assert.Equal(0, lab.Cli(deadline, "publish", "px", "--netns", lab.Container, "--mode", "proxy", "-p", "8090:80").Code);
+        string stateFile = Path.Combine(lab.StateDir, "state.json");
+        byte[] state = File.ReadAllBytes(stateFile);
+        string ruleset = lab.InHost("nft -s list ruleset");
+        HashSet<string> listeners = Agreement.Listeners(lab);
+        string port = lab.Cli(deadline, "port", "web").Stdout;
+
+        string socket = sameSocket ? lab.Socket : Path.Combine(lab.Dir, "second.sock");
+        using Process second = lab.StartOtherDaemon("second.log", "--socket", socket, "--state-dir", lab.StateDir, "--metrics", string.Empty);
+        try
+        {
+            bool exited = second.WaitForExit(15_000);
+            string log = File.Exists(Path.Combine(lab.Dir, "second.log")) ? File.ReadAllText(Path.Combine(lab.Dir, "second.log")) : string.Empty;
+            Assert.True(exited, $"the second instance was still running after 15 s:\n{log}");
+            Assert.True(second.ExitCode != 0, $"the second instance exited 0:\n{log}");
+            Assert.Contains(lab.ServicePid.ToString(CultureInfo.InvariantCulture), log, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!second.HasExited)
+            {
+                second.Kill(entireProcessTree: true);
+                second.WaitForExit(5000);
+            }
+        }
+
+        // The first one still owns everything, untouched.
+        Assert.True(File.Exists(lab.Socket), "the first instance's socket is gone");
+        Assert.Equal(port, lab.Cli(deadline, "port", "web").Stdout);
+        Assert.Equal(state, File.ReadAllBytes(stateFile));
+        Assert.Equal(ruleset, lab.InHost("nft -s list ruleset"));
+        Assert.Equal(listeners, Agreement.Listeners(lab));
+    }
+}
