@@ -43,8 +43,9 @@ internal sealed class StateDirectoryLock : IDisposable
         int fd;
         fixed (byte* p = name)
         {
-            // A read-only state directory still takes the lock on an existing file; only creating it needs write access.
-            fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0x180 /* 0600 */);
+            // The lock is held through a read-only descriptor: flock needs no write access, and a descriptor open for
+            // writing would keep the state directory's filesystem from being remounted read-only.
+            fd = open(p, O_RDONLY | O_CREAT | O_CLOEXEC, 0x180 /* 0600 */);
             if (fd < 0 && (errno == EROFS || errno == EACCES))
             {
                 fd = open(p, O_RDONLY | O_CLOEXEC, 0);
@@ -66,13 +67,20 @@ internal sealed class StateDirectoryLock : IDisposable
                 : $"cannot lock {path}: {Marshal.GetPInvokeErrorMessage(error)}");
         }
 
-        // Best effort: a read-only directory keeps the old PID in the file, and the lock itself is what counts.
+        // Best effort, through a second descriptor closed at once: a read-only directory keeps the old PID in the file,
+        // and the lock itself is what counts.
         byte[] pid = Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
-        if (ftruncate(fd, 0) == 0)
+        fixed (byte* p = name)
         {
-            fixed (byte* b = pid)
+            int w = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC, 0);
+            if (w >= 0)
             {
-                _ = pwrite(fd, b, pid.Length, 0);
+                fixed (byte* b = pid)
+                {
+                    _ = write(w, b, pid.Length);
+                }
+
+                _ = close(w);
             }
         }
 
