@@ -87,6 +87,30 @@ internal sealed class MetricsCollector
             }
 
             CollectNat(owner);
+            ForgetGonePublications([.. snapshot.Select(p => p.Name)]);
+        }
+    }
+
+    /// <summary>
+    /// Drops the series of publications that no longer exist: names come and go (a CI job's, a pod's), and series kept
+    /// for every name ever published grow the process and every scrape without bound.
+    /// </summary>
+    private static void ForgetGonePublications(HashSet<string> live)
+    {
+        Forget(PortPublisherMetrics.ProxyBytes, live);
+        Forget(PortPublisherMetrics.ProxyActive, live);
+        Forget(PortPublisherMetrics.ProxyConnections, live);
+        Forget(PortPublisherMetrics.ProxyErrors, live);
+        Forget(PortPublisherMetrics.NatConnections, live);
+        Forget(PortPublisherMetrics.NatFirstPacketBytes, live);
+    }
+
+    private static void Forget<TChild>(Collector<TChild> collector, HashSet<string> live)
+        where TChild : ChildBase
+    {
+        foreach (string[] labels in collector.GetAllLabelValues().Where(l => l.Length > 0 && !live.Contains(l[0])).ToList())
+        {
+            collector.RemoveLabelled(labels);
         }
     }
 
