@@ -22,6 +22,16 @@ public sealed class PublishValidatorTests
         Assert.Contains("invalid target address \"nope\"", lines);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SpecsAreRequired(bool missing)
+    {
+        // A JSON body without "specs" deserializes to null; either way no empty publication is made.
+        PublishException e = Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "host", missing ? null! : [])));
+        Assert.Equal("specs: at least one -p value is required", e.Message);
+    }
+
     [Fact]
     public void AGoodRequestKeepsItsSpecsAsTyped()
     {

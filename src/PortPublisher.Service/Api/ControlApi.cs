@@ -18,6 +18,11 @@ internal static class ControlApi
 
         v1.MapPost("/publications", async (HttpContext http, PublicationManager manager) =>
         {
+            if (!http.Request.HasJsonContentType())
+            {
+                return Error(HttpStatusCode.UnsupportedMediaType, $"the request body must be JSON (Content-Type: application/json), not {(string.IsNullOrEmpty(http.Request.ContentType) ? "none" : http.Request.ContentType)}");
+            }
+
             PublishRequest? request;
             try
             {

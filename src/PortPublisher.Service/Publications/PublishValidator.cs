@@ -34,6 +34,11 @@ internal static class PublishValidator
 
         var mappings = new List<PortMapping>();
         IReadOnlyList<string> specs = request.Specs ?? [];
+        if (specs.Count == 0)
+        {
+            errors.Add("specs: at least one -p value is required");
+        }
+
         foreach (string? spec in specs)
         {
             if (spec is null)
