@@ -62,10 +62,16 @@ catch (InvalidOperationException e)
     return 1;
 }
 
+// Everything the service creates is owner-only unless it says otherwise, as under the unit's UMask=0077: the control
+// socket above all, which would otherwise be connectable by anyone between its bind and the chmod that follows.
+_ = Tmds.Linux.LibC.umask(0x3F /* 0077 */);
+
 string? socketDir = Path.GetDirectoryName(options.Socket);
-if (!string.IsNullOrEmpty(socketDir))
+if (!string.IsNullOrEmpty(socketDir) && !Directory.Exists(socketDir))
 {
+    // Traversable by the socket's group (the socket's own mode is the access control), as RuntimeDirectoryMode=0755.
     Directory.CreateDirectory(socketDir);
+    File.SetUnixFileMode(socketDir, (UnixFileMode)0x1ED /* 0755 */);
 }
 
 if (File.Exists(options.Socket))

@@ -31,6 +31,24 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
     }
 
     [Fact]
+    public void FilesTheServiceMakes_AreOwnerOnlyButTheSocketIsGroupUsable()
+    {
+        Lab lab = L;
+        Assert.Equal(0, lab.Cli("publish", "modes", "--netns", lab.Container, "-p", "7300:80").Code);
+        try
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(lab.Socket));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(lab.StateDir, "state.json")));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(lab.StateDir));
+            Assert.False(File.Exists(Path.Combine(lab.StateDir, "state.json.tmp")));
+        }
+        finally
+        {
+            lab.Cli("unpublish", "modes");
+        }
+    }
+
+    [Fact]
     public async Task ReferenceScenarios_ReachTheContainerFromEverywhereAndPortPrintsThem()
     {
         Lab lab = L;
