@@ -20,4 +20,11 @@ public enum ProxyErrorKind
 
     /// <summary>Accepting a connection failed.</summary>
     AcceptFailed,
+
+    /// <summary>
+    /// The binding reached its MaxConnections and stopped accepting: new clients wait in the kernel's backlog (and may
+    /// time out there) until a connection closes. Counted once per event loop each time it reaches the bound, not per
+    /// waiting client.
+    /// </summary>
+    ConnectionLimit,
 }

@@ -35,4 +35,7 @@ internal static partial class ProxyLog
 
     [LoggerMessage(2009, LogLevel.Error, "Proxy {Protocol} {Listen} -> {Target} stop failed on {Part}")]
     public static partial void StopFailed(ILogger logger, string protocol, EndPoint listen, IPEndPoint target, string part, Exception exception);
+
+    [LoggerMessage(2010, LogLevel.Warning, "Proxy {Protocol} {Listen} -> {Target} has {MaxConnections} connections open, its MaxConnections: new clients wait in the backlog until one closes (said at most once a minute)")]
+    public static partial void ConnectionLimitReached(ILogger logger, string protocol, EndPoint listen, IPEndPoint target, int maxConnections);
 }

@@ -34,6 +34,7 @@ builder.Configuration
         ["--dynamic-ports"] = $"{PortPublisherOptions.Section}:DynamicPorts",
         ["--table"] = $"{PortPublisherOptions.Section}:Table",
         ["--metrics-per-binding"] = $"{PortPublisherOptions.Section}:MetricsPerBinding",
+        ["--max-connections"] = $"{PortPublisherOptions.Section}:MaxConnections",
     });
 builder.Services.AddSystemd();
 builder.Services.AddOptions<PortPublisherOptions>().BindConfiguration(PortPublisherOptions.Section).ValidateDataAnnotations().ValidateOnStart();

@@ -328,7 +328,8 @@ public class TcpProxyTests
         // One loop, so one acceptor: when it stops watching the listener, nothing else can accept.
         using var loop = new EventLoop("test loop bound");
         await using var backend = new Backend(Backend.Echo);
-        await using var proxy = new UserlandProxy(null, null, [loop]);
+        var log = new TestLogger<UserlandProxy>();
+        await using var proxy = new UserlandProxy(log, null, [loop]);
         var binding = (TcpProxyBinding)proxy.Start(BoundListener(), Target(backend), new ProxyBindingOptions { MaxConnections = 2 });
         using Socket a = await Connect(binding), b = await Connect(binding);
         await WaitFor(() => binding.Counters.Snapshot().Active == 2);
@@ -337,6 +338,10 @@ public class TcpProxyTests
         int paused = 0;
         await loop.InvokeAsync(() => paused = binding.PausedAcceptors).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         Assert.Equal(1, paused);
+
+        // Reaching the bound is counted and said, once.
+        Assert.Equal(1, binding.Counters.Snapshot().Errors.GetValueOrDefault(ProxyErrorKind.ConnectionLimit));
+        Assert.Single(log.Entries, e => e.EventId == 2010 && e.Level == Microsoft.Extensions.Logging.LogLevel.Warning && e.Message.Contains("has 2 connections open", StringComparison.Ordinal));
 
         // So the third connection waits in the backlog: the kernel says so (once the handshake's last ACK is in,
         // which may come just after the client's connect returned), and nothing has taken it.

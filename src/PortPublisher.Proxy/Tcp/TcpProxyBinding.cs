@@ -25,6 +25,7 @@ internal sealed class TcpProxyBinding : ProxyBinding
     private bool _listenerClosed;
     private int _active;
     private int _paused;
+    private long _limitLoggedAt;
 
     public TcpProxyBinding(Socket listener, ProxyTarget target, ProxyBindingOptions options, ILogger logger, TimeProvider time, IReadOnlyList<EventLoop> loops)
         : base(listener.LocalEndPoint!, target, options, logger, time)
@@ -158,7 +159,16 @@ internal sealed class TcpProxyBinding : ProxyBinding
     }
 
     /// <summary>An acceptor stopped at the bound. It re-checks after saying so, which closes the race with <see cref="ReleaseSlot"/>.</summary>
-    internal void AcceptorPaused() => Interlocked.Increment(ref _paused);
+    internal void AcceptorPaused()
+    {
+        Interlocked.Increment(ref _paused);
+        Counters.Error(ProxyErrorKind.ConnectionLimit);
+        long now = Environment.TickCount64, last = Volatile.Read(ref _limitLoggedAt);
+        if ((last == 0 || now - last >= 60_000) && Interlocked.CompareExchange(ref _limitLoggedAt, now, last) == last)
+        {
+            ProxyLog.ConnectionLimitReached(Logger, Protocol, Listen, Target.Endpoint, Options.MaxConnections);
+        }
+    }
 
     internal void AcceptorResumed() => Interlocked.Decrement(ref _paused);
 

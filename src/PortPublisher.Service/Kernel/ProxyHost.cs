@@ -1,14 +1,17 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using PortPublisher.Proxy;
+using PortPublisher.Service.Options;
 
 namespace PortPublisher.Service.Kernel;
 
 /// <summary><see cref="IProxyHost"/> over the in-process <see cref="UserlandProxy"/>.</summary>
-internal sealed class ProxyHost(ILogger<UserlandProxy> logger, TimeProvider time) : IProxyHost
+internal sealed class ProxyHost(ILogger<UserlandProxy> logger, TimeProvider time, IOptions<PortPublisherOptions> options) : IProxyHost
 {
     private readonly UserlandProxy _proxy = new(logger, time);
+    private readonly ProxyBindingOptions _bindingOptions = new() { MaxConnections = options.Value.MaxConnections };
 
     public IReadOnlyCollection<ProxyBinding> Bindings => _proxy.Bindings;
 
@@ -16,7 +19,7 @@ internal sealed class ProxyHost(ILogger<UserlandProxy> logger, TimeProvider time
         new Sockets(new NamespaceSocketFactory(((KernelNamespace)ns).Namespace));
 
     public IProxyLease Start(SafeSocketHandle reserved, IPEndPoint target, IProxySockets sockets) =>
-        new Lease(_proxy.Start(new Socket(reserved), new ProxyTarget(target, ((Sockets)sockets).Factory)));
+        new Lease(_proxy.Start(new Socket(reserved), new ProxyTarget(target, ((Sockets)sockets).Factory), _bindingOptions));
 
     public ValueTask<bool> StopAsync(IProxyLease lease, TimeSpan timeout) => _proxy.StopAsync(((Lease)lease).Binding, timeout);
 

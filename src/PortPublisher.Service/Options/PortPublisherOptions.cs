@@ -36,6 +36,13 @@ public sealed class PortPublisherOptions
     [RegularExpression("^[a-zA-Z][a-zA-Z0-9_-]{0,30}$", ErrorMessage = "table name must be a short identifier")]
     public string Table { get; set; } = "portpublisher";
 
+    /// <summary>
+    /// Proxied TCP connections one binding relays at once. Past it new clients wait in the kernel's backlog until one
+    /// closes; the proxy logs it (at most once a minute) and counts it in portpublisher_proxy_errors_total{kind="ConnectionLimit"}.
+    /// </summary>
+    [Range(1, 1_048_576, ErrorMessage = "max connections must be 1 to 1048576")]
+    public int MaxConnections { get; set; } = 4096;
+
     /// <summary>Label proxy metrics per host port too (series grow with every published port).</summary>
     public bool MetricsPerBinding { get; set; }
 }
