@@ -16,6 +16,10 @@ public sealed class NetworkNamespace : IDisposable
     // _IO(0xb7, 0x3), linux/nsfs.h: which kind of namespace an nsfs file is.
     private const int NS_GET_NSTYPE = 0xb703;
 
+    // sys/stat.h: the file-type bits of st_mode, and a regular file's.
+    private const uint S_IFMT = 0xF000;
+    private const uint S_IFREG = 0x8000;
+
     private readonly SafeFileHandle _handle;
 
     private NetworkNamespace(SafeFileHandle handle, string path, (ulong, ulong) identity)
@@ -42,6 +46,10 @@ public sealed class NetworkNamespace : IDisposable
         string path = nameOrPath.Contains('/', StringComparison.Ordinal)
             ? nameOrPath
             : System.IO.Path.Combine(NetnsRunDir, nameOrPath);
+        // Look before opening: open(2) of a FIFO, a device or a file on a hung mount can block for ever, while an
+        // nsfs inode never does. nsfs files are regular files on the one nsfs superblock, whose device the service's
+        // own namespace file shows.
+        CheckIsNamespaceFile(nameOrPath, path);
         SafeFileHandle handle;
         try
         {
@@ -67,6 +75,36 @@ public sealed class NetworkNamespace : IDisposable
         }
 
         return new NetworkNamespace(handle, path, identity);
+    }
+
+    private static unsafe void CheckIsNamespaceFile(string nameOrPath, string path)
+    {
+        Tmds.Linux.stat st, self;
+        int r;
+        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
+        {
+            r = stat(p, &st);
+        }
+
+        if (r != 0)
+        {
+            int error = errno;
+            throw new NetworkNamespaceNotFoundException(error == ENOENT
+                ? nameOrPath.Contains('/', StringComparison.Ordinal)
+                    ? $"no such network namespace '{nameOrPath}': the path does not exist"
+                    : $"no such network namespace '{nameOrPath}': {path} does not exist (see `ip netns list`)"
+                : $"network namespace '{nameOrPath}' cannot be opened ({path}): {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(error)}");
+        }
+
+        fixed (byte* p = "/proc/self/ns/net\0"u8)
+        {
+            r = stat(p, &self);
+        }
+
+        if (((uint)st.st_mode & S_IFMT) != S_IFREG || (r == 0 && st.st_dev != self.st_dev))
+        {
+            throw new NetworkNamespaceNotFoundException($"'{path}' is not a network namespace (not an nsfs file such as /run/netns/NAME or /proc/PID/ns/net)");
+        }
     }
 
     /// <summary>The namespace of the calling thread.</summary>

@@ -53,9 +53,19 @@ PortPublisherOptions options = builder.Configuration.GetSection(PortPublisherOpt
 
 // One service per state directory, decided before the socket, the tables or the state are touched.
 StateDirectoryLock instanceLock;
+NamespaceTableLock tableLock;
 try
 {
     instanceLock = StateDirectoryLock.Acquire(options.StateDir);
+    try
+    {
+        tableLock = NamespaceTableLock.Acquire(options.Table);
+    }
+    catch
+    {
+        instanceLock.Dispose();
+        throw;
+    }
 }
 catch (InvalidOperationException e)
 {
@@ -75,9 +85,16 @@ if (!string.IsNullOrEmpty(socketDir) && !Directory.Exists(socketDir))
     File.SetUnixFileMode(socketDir, (UnixFileMode)0x1ED /* 0755 */);
 }
 
-if (File.Exists(options.Socket))
+try
 {
-    File.Delete(options.Socket); // a stale socket of a previous run; Kestrel cannot bind over it
+    ControlSocketCheck.RemoveIfStale(options.Socket);
+}
+catch (InvalidOperationException e)
+{
+    await Console.Error.WriteLineAsync($"portpublisherd: {e.Message}");
+    tableLock.Dispose();
+    instanceLock.Dispose();
+    return 1;
 }
 
 IPEndPoint? metricsEndPoint = string.IsNullOrEmpty(options.Metrics) ? null : IPEndPoint.Parse(options.Metrics);
@@ -131,5 +148,6 @@ catch (Exception e) when (e is InvalidDataException or OptionsValidationExceptio
 }
 finally
 {
+    tableLock.Dispose();
     instanceLock.Dispose();
 }

@@ -5,17 +5,19 @@ using Xunit;
 namespace PortPublisher.Service.Tests;
 
 /// <summary>
-/// One service per state directory: a second portpublisherd given the same state directory (with the same socket or
-/// another) must refuse to start, name the PID that holds the directory, and touch nothing the first one owns.
+/// One service per state directory, per nftables table in a namespace, and per control socket: a second portpublisherd
+/// that would share any of them must refuse to start, name the PID that holds it, and touch nothing the first one owns.
 /// </summary>
 [Trait("Category", "Netns")]
 [Collection(Exclusive.Name)]
 public sealed class SingleInstanceTests
 {
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task SecondInstanceOnTheSameStateDirectory_ExitsNamingTheHolderAndChangesNothing(bool sameSocket)
+    [InlineData("same state directory and socket", "using state directory")]
+    [InlineData("same state directory, other socket", "using state directory")]
+    [InlineData("same table in the namespace, other state directory and socket", "manages nftables table 'portpublisher'")]
+    [InlineData("same socket, other state directory and table", "is listening on")]
+    public async Task SecondInstanceSharingWhatTheFirstOwns_ExitsNamingTheHolderAndChangesNothing(string shares, string message)
     {
         await using Lab lab = await Lab.StartAsync();
         var deadline = TimeSpan.FromSeconds(15);
@@ -27,15 +29,19 @@ public sealed class SingleInstanceTests
         HashSet<string> listeners = Agreement.Listeners(lab);
         string port = lab.Cli(deadline, "port", "web").Stdout;
 
+        bool sameState = shares.StartsWith("same state", StringComparison.Ordinal);
+        bool sameSocket = shares is "same state directory and socket" or "same socket, other state directory and table";
         string socket = sameSocket ? lab.Socket : Path.Combine(lab.Dir, "second.sock");
-        using Process second = lab.StartOtherDaemon("second.log", "--socket", socket, "--state-dir", lab.StateDir, "--metrics", string.Empty);
+        string[] table = shares.StartsWith("same socket", StringComparison.Ordinal) ? ["--table", "other"] : [];
+        using Process second = lab.StartOtherDaemon("second.log", ["--socket", socket, "--state-dir", sameState ? lab.StateDir : Path.Combine(lab.Dir, "state2"), "--metrics", string.Empty, .. table]);
         try
         {
             bool exited = second.WaitForExit(15_000);
             string log = File.Exists(Path.Combine(lab.Dir, "second.log")) ? File.ReadAllText(Path.Combine(lab.Dir, "second.log")) : string.Empty;
             Assert.True(exited, $"the second instance was still running after 15 s:\n{log}");
             Assert.True(second.ExitCode != 0, $"the second instance exited 0:\n{log}");
-            Assert.Contains(lab.ServicePid.ToString(CultureInfo.InvariantCulture), log, StringComparison.Ordinal);
+            Assert.Contains($"(PID {lab.ServicePid.ToString(CultureInfo.InvariantCulture)})", log, StringComparison.Ordinal);
+            Assert.Contains(message, log, StringComparison.Ordinal);
         }
         finally
         {

@@ -43,6 +43,16 @@ internal sealed class TargetResolver(PipelineDeadlines deadlines) : ITargetResol
 
         try
         {
+            // The proxy would dial its own listener (one client became thousands of connections), and DNAT to the
+            // host's own addresses is not publishing: Docker's equivalent is --network host, which discards ports.
+            using (NetworkNamespace own = NetworkNamespace.Open("/proc/self/ns/net"))
+            {
+                if (ns.Identity == own.Identity)
+                {
+                    throw new PublishException(HttpStatusCode.BadRequest, $"network namespace '{netns}' is the service's own; publish into another namespace, or use --netns host (ports are then discarded, as with docker --network host)");
+                }
+            }
+
             return new ResolvedTarget(new KernelNamespace(ns), Addresses(ns, netns, requested));
         }
         catch
