@@ -11,13 +11,14 @@ namespace PortPublisher.Service.Tests;
 /// <summary>
 /// Publish/unpublish churn of NAT'ed, proxied and mixed publications while a checksummed transfer crosses a NAT'ed
 /// port and requests cross a proxied one. Nothing may be lost (the transfer's SHA-256), no CLI call may fail, and the
-/// daemon's descriptors and memory return to where they were after a warm-up.
+/// daemon's descriptors return to where they were after a warm-up and its memory stops growing.
 /// </summary>
 [Trait("Category", "Netns")]
 [Collection(Exclusive.Name)]
 public sealed class ChurnSoakTests
 {
-    private const int MaxWarmUpCycles = 80;
+    private const int MinWarmUpCycles = 30;
+    private const int MaxWarmUpCycles = 60;
     private static readonly TimeSpan s_cliDeadline = TimeSpan.FromSeconds(15);
 
     [Fact]
@@ -36,9 +37,15 @@ public sealed class ChurnSoakTests
         Cli(lab, "publish", "steady", "--netns", lab.Container, "--mode", "proxy", "-p", "19100:80");
         var steadyEp = new IPEndPoint(IPAddress.Parse(HostV4), 19100);
 
-        // Warm-up: every kind of cycle under the same proxied traffic, until VmRSS stops climbing (measured: it grows by
-        // ~15 % over the first ~40 cycles as code is jitted and the heap sizes itself to the load, then stays flat for
-        // hundreds); then the quiet state the end is compared with. A leak keeps climbing, through the warm-up's cap too.
+        // Warm-up: every kind of cycle under the same proxied traffic, at least 30 cycles and then until VmRSS grows by
+        // less than 1 % per 10 cycles; then the quiet state the end is compared with.
+        //
+        // Memory, measured (Debug, 2 cores): VmRSS rises ~15 % over the first ~40 cycles and levels off after ~80-100;
+        // over the churn the managed heap stays at 3-15 MiB, threads at 22-24 and fds flat, while VmRSS ends 5-9 %
+        // above a quiet baseline taken after 40-50 warm-up cycles (RssShmem, where the runtime keeps jitted code under
+        // W^X, RssAnon from GC and malloc budgets). So "within 5 % of the baseline" fails with nothing leaking. What is
+        // asserted instead: fds back within 5 %; VmRSS at most 15 % over the baseline; and no growth past 5 % over the
+        // churn's second half, where a leak keeps climbing and warm-up growth does not.
         int pid = lab.ServicePid;
         long requests = 0;
         int warm = 0;
@@ -57,7 +64,7 @@ public sealed class ChurnSoakTests
                 }
 
                 long now = Proc.RssKib(pid);
-                if (now - previous <= previous / 100)
+                if (warm >= MinWarmUpCycles && now - previous <= previous / 100)
                 {
                     break;
                 }
@@ -69,10 +76,10 @@ public sealed class ChurnSoakTests
             await warmTraffic.WaitAsync(deadline.Token);
         }
 
-        // The memory baseline is the warm-up's last ten cycles' high-water mark (or the quiet reading, if higher): the
-        // GC's gen0 budget alone moves VmRSS by ~5 MiB between two quiet moments (measured), as much as the margin.
-        (int fdBase, long rssQuiet) = await Quiet(lab, pid);
-        long rssBase = Math.Max(rssQuiet, warmHigh);
+        // The baseline is the warm-up's last ten cycles' high-water mark, or the quiet reading if higher: between two
+        // readings the GC may or may not have touched the rest of its gen0 budget.
+        (int fdBase, Memory quiet) = await Quiet(lab, pid);
+        long rssBase = Math.Max(quiet.Rss, warmHigh);
 
         // The transfer (container → client through the NAT'ed port) is paced by the churn: a share of its chunks per cycle.
         using Socket client = lab.ClientNs.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
@@ -82,12 +89,18 @@ public sealed class ChurnSoakTests
         Task steady = SteadyTraffic(sockets, steadyEp, n => Interlocked.Add(ref requests, n), churning.Token, deadline.Token);
 
         var sw = Stopwatch.StartNew();
-        var rssTrail = new List<long>();
+        var trail = new List<string>();
+        long rssHalf = 0;
         for (int i = 1; i <= cycles; i++)
         {
+            if (i == (cycles / 2) + 1)
+            {
+                rssHalf = Proc.RssKib(pid);
+            }
+
             if (i % Math.Max(1, cycles / 10) == 0)
             {
-                rssTrail.Add(Proc.RssKib(pid) / 1024); // the report shows whether growth levels off or climbs
+                trail.Add($"{Memory.Of(pid)}, {Metric(lab, "dotnet_total_memory_bytes") / (1 << 20):F0} managed, {Metric(lab, "process_num_threads"):F0} threads"); // shows whether growth levels off or climbs
             }
 
             await Cycle(lab, sockets, warm + i, probe: i % 10 == 0, deadline.Token);
@@ -96,6 +109,7 @@ public sealed class ChurnSoakTests
         }
 
         TimeSpan churnTime = sw.Elapsed;
+        long rssChurnEnd = Proc.RssKib(pid);
         await churning.CancelAsync();
         await steady.WaitAsync(deadline.Token);
         (long bytes, string sha) = await received.WaitAsync(deadline.Token);
@@ -105,17 +119,28 @@ public sealed class ChurnSoakTests
         // Proxied connections close asynchronously and the GC runs when it runs: wait (with a deadline) for the
         // daemon to be back at its baseline rather than sleeping and hoping.
         int fds = 0;
-        long rss = 0;
+        Memory end = quiet;
         bool Settled()
         {
             fds = Proc.FdCount(pid);
-            rss = Proc.RssKib(pid);
-            return Math.Abs(fds - fdBase) <= fdBase * 0.05 && rss <= rssBase * 1.05;
+            end = Memory.Of(pid);
+            return Math.Abs(fds - fdBase) <= fdBase * 0.05 && end.Rss <= rssBase * 1.15;
         }
 
-        await Net.Eventually(Settled, 30_000, () => $"fds ({fdBase} at baseline) and VmRSS ({rssBase} KiB) back within 5 % (last: {fds} fds, {rss} KiB; VmRSS MiB during the churn: {string.Join(' ', rssTrail)})");
+        await Net.Eventually(Settled, 30_000, () =>
+            $"after {warm} warm-up cycles, fds ({fdBase} at baseline) back within 5 % and VmRSS ({rssBase} KiB) within 15 % (last: {fds} fds, {end}; at baseline {quiet}; "
+            + $"every tenth of the churn: {string.Join("; ", trail)}; at the end {Metric(lab, "dotnet_total_memory_bytes") / (1 << 20):F0} MiB managed, {Metric(lab, "process_num_threads"):F0} threads, gen2 GCs {Metric(lab, "dotnet_collection_count_total", "generation=\"2\""):F0})");
+        Assert.True(rssChurnEnd <= rssHalf * 1.05, $"VmRSS grew from {rssHalf} KiB at the churn's half to {rssChurnEnd} KiB at its end (over 5 %): every tenth: {string.Join("; ", trail)}");
         Soak.Report(string.Create(CultureInfo.InvariantCulture,
-            $"| publish/unpublish churn | {cycles} cycles in {churnTime.TotalSeconds:F0} s after {warm} warm-up cycles, 0 CLI errors, {megabytes} MB NAT'ed transfer intact (sha256), {requests} proxied requests | fds {fdBase} → {fds}, VmRSS {rssBase} (quiet {rssQuiet}) → {rss} KiB (MiB during: {string.Join(' ', rssTrail)}) |"));
+            $"| publish/unpublish churn | {cycles} cycles in {churnTime.TotalSeconds:F0} s after {warm} warm-up cycles, 0 CLI errors, {megabytes} MB NAT'ed transfer intact (sha256), {requests} proxied requests | fds {fdBase} → {fds}; VmRSS {rssBase} → {end.Rss} KiB ({(end.Rss - rssBase) * 100.0 / rssBase:F1} %), {rssHalf} → {rssChurnEnd} KiB over the churn's second half; quiet at baseline {quiet}, at the end {end} |"));
+    }
+
+    /// <summary>Resident memory by kind, KiB (/proc/PID/status).</summary>
+    private readonly record struct Memory(long Rss, long Anon, long File, long Shmem)
+    {
+        public static Memory Of(int pid) => new(Proc.RssKib(pid), Proc.StatusKib(pid, "RssAnon"), Proc.StatusKib(pid, "RssFile"), Proc.StatusKib(pid, "RssShmem"));
+
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"VmRSS {Rss} KiB = anon {Anon} + file {File} + shmem {Shmem}");
     }
 
     /// <summary>Requests through the proxied publication until <paramref name="stop"/>: one with close, five on one keep-alive connection.</summary>
@@ -133,7 +158,7 @@ public sealed class ChurnSoakTests
     /// The daemon once no proxied connection is open and its descriptor count has held still for 200 ms (a proxied
     /// publication restocks its ready sockets in the background): (fds, VmRSS KiB).
     /// </summary>
-    private static async Task<(int Fds, long RssKib)> Quiet(Lab lab, int pid)
+    private static async Task<(int Fds, Memory Memory)> Quiet(Lab lab, int pid)
     {
         int last = -1, same = 0;
         await Net.Eventually(() =>
@@ -143,12 +168,15 @@ public sealed class ChurnSoakTests
             last = now;
             return same >= 8 && ActiveProxied(lab) == 0;
         }, 30_000, () => $"no proxied connection open and a steady fd count (last {last})");
-        return (last, Proc.RssKib(pid));
+        return (last, Memory.Of(pid));
     }
 
-    private static double ActiveProxied(Lab lab) =>
+    private static double ActiveProxied(Lab lab) => Metric(lab, "portpublisher_proxy_connections_active");
+
+    /// <summary>The sum of the samples of metric <paramref name="name"/> (those whose labels contain <paramref name="labels"/>), scraped from the daemon.</summary>
+    private static double Metric(Lab lab, string name, string labels = "") =>
         lab.InHost($"curl -sf http://127.0.0.1:{lab.MetricsPort}/metrics").Split('\n')
-            .Where(l => l.StartsWith("portpublisher_proxy_connections_active{", StringComparison.Ordinal))
+            .Where(l => l.StartsWith(name, StringComparison.Ordinal) && l.Length > name.Length && l[name.Length] is ' ' or '{' && l.Contains(labels, StringComparison.Ordinal))
             .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
 
     /// <summary>

@@ -11,17 +11,20 @@ internal static class Proc
     public static int FdCount(int pid) => Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length;
 
     /// <summary>VmRSS of /proc/PID/status, in KiB.</summary>
-    public static long RssKib(int pid)
+    public static long RssKib(int pid) => StatusKib(pid, "VmRSS");
+
+    /// <summary>A KiB field of /proc/PID/status: VmRSS, RssAnon (heap, stacks), RssFile (mapped files: code).</summary>
+    public static long StatusKib(int pid, string field)
     {
         foreach (string line in File.ReadLines($"/proc/{pid}/status"))
         {
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            if (line.StartsWith(field + ":", StringComparison.Ordinal))
             {
-                return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+                return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
             }
         }
 
-        throw new InvalidOperationException($"no VmRSS in /proc/{pid}/status");
+        throw new InvalidOperationException($"no {field} in /proc/{pid}/status");
     }
 
     /// <summary>utime + stime of /proc/PID/stat (all threads), in seconds.</summary>
