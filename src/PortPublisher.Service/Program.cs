@@ -19,6 +19,12 @@ using Prometheus;
 // _total/_count suffixes on gauges. Process metrics (CPU, memory, fds) stay.
 Prometheus.Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressProcessMetrics = false, SuppressEventCounters = true, SuppressMeters = true });
 
+// --help, --version and a bad command line end here, before anything is read or touched.
+if (await DaemonCommandLine.HandleAsync(args, Console.Out, Console.Error) is int exit)
+{
+    return exit;
+}
+
 WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.Sources.Clear();
 builder.Configuration
@@ -49,7 +55,27 @@ builder.Logging.AddSimpleConsole(o =>
     o.TimestampFormat = "HH:mm:ss.fff ";
 });
 
-PortPublisherOptions options = builder.Configuration.GetSection(PortPublisherOptions.Section).Get<PortPublisherOptions>() ?? new PortPublisherOptions();
+PortPublisherOptions options;
+try
+{
+    options = builder.Configuration.GetSection(PortPublisherOptions.Section).Get<PortPublisherOptions>() ?? new PortPublisherOptions();
+}
+catch (InvalidOperationException e)
+{
+    // A value of the wrong type (--metrics-per-binding maybe, --max-connections many), from any source.
+    await Console.Error.WriteLineAsync($"portpublisherd: invalid setting: {e.Message} ({e.InnerException?.Message})");
+    return DaemonCommandLine.Usage;
+}
+
+if (OptionsCheck.Problems(options) is { Count: > 0 } problems)
+{
+    foreach (string problem in problems)
+    {
+        await Console.Error.WriteLineAsync($"portpublisherd: {problem}");
+    }
+
+    return DaemonCommandLine.Usage;
+}
 
 // One service per state directory, decided before the socket, the tables or the state are touched.
 StateDirectoryLock instanceLock;

@@ -27,7 +27,9 @@ internal static class PublicationServices
         services.AddSingleton(sp =>
         {
             string? range = sp.GetRequiredService<IOptions<PortPublisherOptions>>().Value.DynamicPorts;
-            return new PortAllocator(string.IsNullOrEmpty(range) ? new ProcPortRangeSource() : new FixedPortRangeSource(ParseRange(range)));
+            return new PortAllocator(string.IsNullOrEmpty(range) || !OptionsCheck.TryRange(range, out ushort start, out ushort end)
+                ? new ProcPortRangeSource()
+                : new FixedPortRangeSource(new Core.Specs.PortRange(start, end)));
         });
 
         // The pipeline.
@@ -40,11 +42,5 @@ internal static class PublicationServices
         services.AddSingleton<PublicationManager>();
         services.AddHostedService(sp => sp.GetRequiredService<PublicationManager>());
         return services;
-    }
-
-    private static Core.Specs.PortRange ParseRange(string text)
-    {
-        string[] f = text.Split('-');
-        return new Core.Specs.PortRange(ushort.Parse(f[0], System.Globalization.CultureInfo.InvariantCulture), ushort.Parse(f[1], System.Globalization.CultureInfo.InvariantCulture));
     }
 }
