@@ -147,7 +147,7 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
 
         (code, _, err) = lab.Cli("publish", "nons", "--netns", $"{lab.Id}-missing", "-p", "80");
         Assert.Equal(1, code);
-        Assert.Contains($"network namespace '{lab.Id}-missing' cannot be opened", err, StringComparison.Ordinal);
+        Assert.Contains($"no such network namespace '{lab.Id}-missing': /run/netns/{lab.Id}-missing does not exist (see `ip netns list`)", err, StringComparison.Ordinal);
 
         Assert.Equal(0, lab.Cli("publish", "dup", "--netns", lab.Container, "-p", "7200:80").Code);
         (code, _, err) = lab.Cli("publish", "dup", "--netns", lab.Container, "-p", "7201:80");

@@ -26,11 +26,18 @@ public sealed class SystemdWatchdogTests
 
         // Wedge the writer: pings queue up behind the stuck command, and none gets through.
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Task<bool> stuck = queue.RunAsync("stuck", async _ =>
         {
+            entered.SetResult();
             await gate.Task;
             return true;
         });
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+        // The watchdog queues its next ping only after it has finished with the last (notified or not): once one waits
+        // behind the stuck command, every earlier ping is counted.
+        await Until(() => { time.Advance(TimeSpan.FromSeconds(1)); return queue.Depth >= 2; });
         int before = Volatile.Read(ref pings);
         await Until(() => { time.Advance(TimeSpan.FromSeconds(1)); return queue.Depth >= 4; }); // the stuck command and three pings
         Assert.Equal(before, Volatile.Read(ref pings));

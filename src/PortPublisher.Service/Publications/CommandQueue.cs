@@ -18,7 +18,7 @@ internal sealed class CommandQueue(ILogger<CommandQueue> logger) : IAsyncDisposa
     private Task? _loop;
     private int _depth;
 
-    /// <summary>Commands waiting or running.</summary>
+    /// <summary>Commands waiting to run (the one running is not counted).</summary>
     public int Depth => Volatile.Read(ref _depth);
 
     /// <summary>Cancelled when the service stops: long waits inside a command end early.</summary>
