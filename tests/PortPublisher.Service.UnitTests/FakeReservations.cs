@@ -17,7 +17,12 @@ internal sealed class FakeReservations : IPortReservations
 
     public IReservationSet Begin(Func<HostBinding, string> describe) => new Set(this, describe);
 
-    public SafeSocketHandle BindOne(HostBinding binding) => NewHandle();
+    /// <summary>Makes <see cref="BindOne"/> fail as a port another process holds would.</summary>
+    public bool BindOneFails { get; set; }
+
+    public SafeSocketHandle BindOne(HostBinding binding) => BindOneFails
+        ? throw new PortAllocationException($"failed to bind host port for {binding}: address already in use")
+        : NewHandle();
 
     private SafeSocketHandle NewHandle()
     {

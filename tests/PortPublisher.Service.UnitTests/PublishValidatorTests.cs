@@ -32,6 +32,26 @@ public sealed class PublishValidatorTests
         Assert.Equal("specs: at least one -p value is required", e.Message);
     }
 
+    [Theory]
+    [InlineData("\"NAT\"")]
+    [InlineData("\" nat\"")]
+    [InlineData("\"auto,nat\"")]
+    [InlineData("1")]
+    public void ModesAreExactlyTheirNames(string mode)
+    {
+        Assert.Throws<System.Text.Json.JsonException>(() => System.Text.Json.JsonSerializer.Deserialize(
+            $$"""{"name":"web","netns":"web","specs":["80"],"mode":{{mode}}}""", ApiJsonContext.Default.PublishRequest));
+        Assert.Equal(Core.Publications.PublishMode.Nat, System.Text.Json.JsonSerializer.Deserialize(
+            """{"name":"web","netns":"web","specs":["80"],"mode":"nat"}""", ApiJsonContext.Default.PublishRequest)!.Mode);
+    }
+
+    [Fact]
+    public void ARelativeNamespacePathIsRefused()
+    {
+        PublishException e = Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "../netns/x", ["80"])));
+        Assert.Contains("a path must be absolute", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void AGoodRequestKeepsItsSpecsAsTyped()
     {

@@ -7,9 +7,9 @@ using static Tmds.Linux.LibC;
 namespace PortPublisher.Service.Hosting;
 
 /// <summary>
-/// One service per state directory: an exclusive flock(2) on <c>STATE_DIR/lock</c>, taken before the socket, the
-/// tables or the state are touched, and held until the process exits (the kernel lets go of it even after kill -9).
-/// The file holds the owner's PID, so the one refused can say who holds it.
+/// One service per state directory: an exclusive flock(2) on the directory itself, taken before the socket, the tables
+/// or the state are touched, and held until the process exits (the kernel lets go of it even after kill -9).
+/// <c>STATE_DIR/lock</c> holds the owner's PID, so the one refused can say who holds it.
 /// </summary>
 internal sealed class StateDirectoryLock : IDisposable
 {
@@ -41,30 +41,25 @@ internal sealed class StateDirectoryLock : IDisposable
         string path = Path.Combine(stateDir, FileName);
         byte[] name = Encoding.UTF8.GetBytes(path + "\0");
         int fd;
-        fixed (byte* p = name)
+        fixed (byte* d = Encoding.UTF8.GetBytes(stateDir + "\0"))
         {
-            // The lock is held through a read-only descriptor: flock needs no write access, and a descriptor open for
-            // writing would keep the state directory's filesystem from being remounted read-only.
-            fd = open(p, O_RDONLY | O_CREAT | O_CLOEXEC, 0x180 /* 0600 */);
-            if (fd < 0 && (errno == EROFS || errno == EACCES))
-            {
-                fd = open(p, O_RDONLY | O_CLOEXEC, 0);
-            }
+            // The lock is on the directory itself, so removing or replacing the PID file cannot unlock it, and the
+            // descriptor is read-only, so the directory's filesystem can still be remounted read-only.
+            fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
         }
 
         if (fd < 0)
         {
-            throw new InvalidOperationException($"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+            throw new InvalidOperationException($"cannot open state directory {stateDir}: {Marshal.GetPInvokeErrorMessage(errno)}");
         }
 
         if (flock(fd, LOCK_EX | LOCK_NB) != 0)
         {
             int error = Marshal.GetLastPInvokeError();
-            string holder = ReadHolder(fd);
             _ = close(fd);
             throw new InvalidOperationException(error == EWOULDBLOCK
-                ? $"another portpublisherd{holder} is using state directory {stateDir} (it holds {path}); stop it first or use another --state-dir"
-                : $"cannot lock {path}: {Marshal.GetPInvokeErrorMessage(error)}");
+                ? $"another portpublisherd{ReadHolder(name)} is using state directory {stateDir}; stop it first or use another --state-dir"
+                : $"cannot lock {stateDir}: {Marshal.GetPInvokeErrorMessage(error)}");
         }
 
         // Best effort, through a second descriptor closed at once: a read-only directory keeps the old PID in the file,
@@ -72,7 +67,7 @@ internal sealed class StateDirectoryLock : IDisposable
         byte[] pid = Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
         fixed (byte* p = name)
         {
-            int w = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC, 0);
+            int w = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0x180 /* 0600 */);
             if (w >= 0)
             {
                 fixed (byte* b = pid)
@@ -90,13 +85,25 @@ internal sealed class StateDirectoryLock : IDisposable
     public void Dispose() => _ = close(_fd);
 
     /// <summary>
-    /// The holder's PID, read through our own descriptor: .NET's FileStream emulates FileShare with flock(2) and would
-    /// refuse to open a file that another process holds locked.
+    /// The holder's PID from the file it wrote, read with plain open/pread: .NET's FileStream emulates FileShare with
+    /// flock(2), which is not what is wanted next to a lock.
     /// </summary>
-    private static unsafe string ReadHolder(int fd)
+    private static unsafe string ReadHolder(byte[] name)
     {
+        int fd;
+        fixed (byte* p = name)
+        {
+            fd = open(p, O_RDONLY | O_CLOEXEC, 0);
+        }
+
+        if (fd < 0)
+        {
+            return string.Empty;
+        }
+
         byte* buffer = stackalloc byte[32];
         long n = pread(fd, buffer, 32, 0);
+        _ = close(fd);
         if (n <= 0)
         {
             return string.Empty;

@@ -64,4 +64,10 @@ internal static partial class ServiceLog
 
     [LoggerMessage(1019, LogLevel.Warning, "Publish {Name}: {Warning}")]
     public static partial void BindingSkipped(ILogger logger, string name, string warning);
+
+    [LoggerMessage(1020, LogLevel.Error, "Publication {Name} is kept in state but not active: {Reason}; it is retried every 10 s and at the next start (unpublish it to drop it)")]
+    public static partial void ParkedOnRestore(ILogger logger, string name, string reason);
+
+    [LoggerMessage(1021, LogLevel.Information, "Restored {Name} ({Bindings} bindings)")]
+    public static partial void RestoredOne(ILogger logger, string name, int bindings);
 }

@@ -17,6 +17,7 @@ internal sealed class CommandQueue(ILogger<CommandQueue> logger) : IAsyncDisposa
     private readonly CancellationTokenSource _stopping = new();
     private Task? _loop;
     private int _depth;
+    private volatile bool _draining;
 
     /// <summary>Commands waiting to run (the one running is not counted).</summary>
     public int Depth => Volatile.Read(ref _depth);
@@ -42,7 +43,7 @@ internal sealed class CommandQueue(ILogger<CommandQueue> logger) : IAsyncDisposa
             {
                 done.TrySetException(e);
             }
-        }, () => done.TrySetCanceled(caller), caller);
+        }, () => done.TrySetCanceled(caller), caller) { Refuse = e => done.TrySetException(e) };
         Interlocked.Increment(ref _depth);
         if (!_commands.Writer.TryWrite(command))
         {
@@ -64,6 +65,16 @@ internal sealed class CommandQueue(ILogger<CommandQueue> logger) : IAsyncDisposa
 
         Interlocked.Decrement(ref _depth);
         return false;
+    }
+
+    /// <summary>
+    /// The service is stopping: no new command is taken, and those still waiting are answered "stopping" instead of
+    /// run, so a stop is not held up by a queue of work nobody will see finish. The one running completes.
+    /// </summary>
+    public void BeginStop()
+    {
+        _draining = true;
+        _commands.Writer.TryComplete();
     }
 
     /// <summary>Stops taking commands and waits, up to <paramref name="timeout"/>, for the one running to end.</summary>
@@ -97,6 +108,12 @@ internal sealed class CommandQueue(ILogger<CommandQueue> logger) : IAsyncDisposa
         await foreach (Command c in _commands.Reader.ReadAllAsync())
         {
             Interlocked.Decrement(ref _depth);
+            if (_draining)
+            {
+                c.Refuse(new PublishException(HttpStatusCode.ServiceUnavailable, "the service is stopping; nothing was changed"));
+                continue;
+            }
+
             if (c.Caller.IsCancellationRequested)
             {
                 ServiceLog.CommandDropped(logger, c.What);
@@ -122,5 +139,8 @@ internal sealed class CommandQueue(ILogger<CommandQueue> logger) : IAsyncDisposa
         }
     }
 
-    private sealed record Command(string What, Func<CancellationToken, ValueTask> Run, Action Cancel, CancellationToken Caller);
+    private sealed record Command(string What, Func<CancellationToken, ValueTask> Run, Action Cancel, CancellationToken Caller)
+    {
+        public Action<Exception> Refuse { get; init; } = static _ => { };
+    }
 }

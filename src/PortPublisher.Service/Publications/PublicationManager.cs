@@ -22,6 +22,7 @@ internal sealed class PublicationManager(
     StateRestorer restorer,
     NatReconciler reconciler,
     NamespaceWatcher watcher,
+    ParkedRetrier retrier,
     INatBackend nat,
     IProxyHost proxy,
     IHostSysctls sysctls,
@@ -82,6 +83,7 @@ internal sealed class PublicationManager(
         ServiceLog.Restored(logger, registry.Count, bindings, natState);
         reconciler.Watch();
         watcher.Start();
+        retrier.Start();
         queue.Start();
     }
 
@@ -89,7 +91,12 @@ internal sealed class PublicationManager(
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>Before Kestrel waits for open requests: those queued behind the writer are answered at once.</summary>
+    public Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        queue.BeginStop();
+        return Task.CompletedTask;
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -107,6 +114,7 @@ internal sealed class PublicationManager(
         await queue.StopAsync(deadlines.Shutdown / 2);
         reconciler.Dispose();
         await watcher.DisposeAsync();
+        await retrier.DisposeAsync();
 
         // Proxied connections end with the process; NAT elements stay in the kernel so NAT'ed connections survive a
         // restart, and the next start finds its tables in sync.

@@ -15,6 +15,7 @@ namespace PortPublisher.Service.Publications;
 internal sealed class PublicationRegistry(IStateStore store)
 {
     private readonly Dictionary<string, ActivePublication> _publications = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (StoredPublication Saved, string Reason)> _parked = new(StringComparer.Ordinal);
 
     public ImmutableArray<PublicationDto> Snapshot { get; private set; } = [];
 
@@ -22,7 +23,23 @@ internal sealed class PublicationRegistry(IStateStore store)
 
     public int Count => _publications.Count;
 
-    public bool Contains(string name) => _publications.ContainsKey(name);
+    /// <summary>Active or parked: either way the name is taken.</summary>
+    public bool Contains(string name) => _publications.ContainsKey(name) || _parked.ContainsKey(name);
+
+    /// <summary>
+    /// Saved publications that could not be brought back for a reason that may pass (a port held by someone else, the
+    /// open-file limit, nftables missing, a slow namespace). They stay in the state file, untouched, and are retried.
+    /// </summary>
+    public IReadOnlyDictionary<string, (StoredPublication Saved, string Reason)> Parked => _parked;
+
+    public void Park(StoredPublication saved, string reason) => _parked[saved.Name] = (saved, reason);
+
+    public bool Unpark(string name, out StoredPublication saved)
+    {
+        bool had = _parked.Remove(name, out (StoredPublication Saved, string Reason) p);
+        saved = p.Saved;
+        return had;
+    }
 
     public bool TryGet(string name, out ActivePublication publication) => _publications.TryGetValue(name, out publication!);
 
@@ -38,7 +55,8 @@ internal sealed class PublicationRegistry(IStateStore store)
     {
         try
         {
-            store.Save(new StateFile(StateFile.CurrentVersion, [.. _publications.Values.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => p.ToStored())]));
+            IEnumerable<StoredPublication> all = _publications.Values.Select(p => p.ToStored()).Concat(_parked.Values.Select(p => p.Saved));
+            store.Save(new StateFile(StateFile.CurrentVersion, [.. all.OrderBy(p => p.Name, StringComparer.Ordinal)]));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -31,6 +31,11 @@ internal static class PublishValidator
         {
             errors.Add("invalid netns: it contains a NUL character");
         }
+        else if (netns.Contains('/', StringComparison.Ordinal) && !netns.StartsWith('/') && !netns.StartsWith("container:", StringComparison.Ordinal))
+        {
+            // A relative path would be resolved against the service's working directory, not the caller's.
+            errors.Add($"invalid netns \"{netns}\": a path must be absolute (/run/netns/NAME, /proc/PID/ns/net); a name has no '/'");
+        }
 
         var mappings = new List<PortMapping>();
         IReadOnlyList<string> specs = request.Specs ?? [];

@@ -12,6 +12,7 @@ using PortPublisher.Service.Kernel;
 using PortPublisher.Service.Logging;
 using PortPublisher.Service.Metrics;
 using PortPublisher.Service.Options;
+using PortPublisher.Service.State;
 
 namespace PortPublisher.Service.Publications;
 
@@ -47,7 +48,8 @@ internal sealed class Publisher(
         string name = request.Name;
         if (registry.Contains(name))
         {
-            throw new PublishException(HttpStatusCode.Conflict, $"Conflict. The publication name \"{name}\" is already in use. Unpublish it first or choose another name.") { Step = "validate" };
+            string parked = registry.Parked.TryGetValue(name, out (State.StoredPublication Saved, string Reason) p) ? $" (it is saved but not active: {p.Reason})" : string.Empty;
+            throw new PublishException(HttpStatusCode.Conflict, $"Conflict. The publication name \"{name}\" is already in use{parked}. Unpublish it first or choose another name.") { Step = "validate" };
         }
 
         long started = time.GetTimestamp();
@@ -77,6 +79,23 @@ internal sealed class Publisher(
     {
         if (!registry.TryGet(name, out ActivePublication p))
         {
+            if (registry.Unpark(name, out StoredPublication parked))
+            {
+                // Saved but not active (its restore is waiting on a port or a limit): forgetting it is all there is to do.
+                try
+                {
+                    registry.Persist();
+                }
+                catch (PublishException e)
+                {
+                    registry.Park(parked, "unpublish could not be saved");
+                    throw new PublishException(e.Status, $"unpublish {name}: {e.Message}; nothing was changed", e) { Step = "persist" };
+                }
+
+                ServiceLog.Unpublished(logger, name);
+                return new PublicationDto(parked.Name, parked.Netns, []);
+            }
+
             throw new PublishException(HttpStatusCode.NotFound, $"No such publication: {name}");
         }
 

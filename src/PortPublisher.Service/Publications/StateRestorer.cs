@@ -35,17 +35,9 @@ internal sealed class StateRestorer(
         int bindings = 0, dropped = 0;
         foreach (StoredPublication sp in state.Publications)
         {
-            try
-            {
-                ActivePublication p = await RestoreOneAsync(sp, cancellationToken);
-                registry.Add(p);
-                bindings += p.Bindings.Count;
-            }
-            catch (Exception e) when (e is NetworkNamespaceNotFoundException or PortAllocationException or SocketException or PublishException or FormatException or ArgumentException)
-            {
-                dropped++;
-                ServiceLog.DroppedOnRestore(logger, sp.Name, e.Message);
-            }
+            (int restored, bool drop) = await TryRestoreAsync(sp, cancellationToken);
+            bindings += restored;
+            dropped += drop ? 1 : 0;
         }
 
         if (dropped > 0)
@@ -64,6 +56,70 @@ internal sealed class StateRestorer(
         return bindings;
     }
 
+    /// <summary>Tries the parked publications again (writer only); each that comes back is active from then on.</summary>
+    public async ValueTask RetryParkedAsync(CancellationToken cancellationToken)
+    {
+        if (registry.Parked.Count == 0)
+        {
+            return;
+        }
+
+        bool changed = false;
+        foreach (string name in registry.Parked.Keys.ToList())
+        {
+            registry.Unpark(name, out StoredPublication sp);
+            (int restored, bool drop) = await TryRestoreAsync(sp, cancellationToken);
+            changed |= drop || (restored > 0 || registry.TryGet(name, out _));
+        }
+
+        if (changed)
+        {
+            try
+            {
+                registry.Persist();
+            }
+            catch (PublishException e)
+            {
+                ServiceLog.StateWriteFailed(logger, e.Message);
+            }
+
+            registry.RefreshSnapshot();
+        }
+    }
+
+    /// <summary>
+    /// Restores one saved publication, or parks it (kept in the state file, retried) when what failed may pass, or
+    /// drops it when its namespace is gone or is now another one. Returns (bindings restored, dropped).
+    /// </summary>
+    private async ValueTask<(int Bindings, bool Dropped)> TryRestoreAsync(StoredPublication sp, CancellationToken cancellationToken)
+    {
+        try
+        {
+            ActivePublication p = await RestoreOneAsync(sp, cancellationToken);
+            registry.Add(p);
+            ServiceLog.RestoredOne(logger, p.Name, p.Bindings.Count);
+            return (p.Bindings.Count, false);
+        }
+        catch (NetworkNamespaceNotFoundException e)
+        {
+            ServiceLog.DroppedOnRestore(logger, sp.Name, e.Message);
+            return (0, true);
+        }
+        catch (PublishException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            ServiceLog.DroppedOnRestore(logger, sp.Name, e.Message);
+            return (0, true);
+        }
+        catch (Exception e) when (e is PortAllocationException or SocketException or PublishException or FormatException or ArgumentException or IOException)
+        {
+            // A port someone else holds for now, the open-file limit, nftables missing, a slow namespace: none of these
+            // is a reason to forget the publication. It stays saved and is tried again.
+            registry.Park(sp, e.Message);
+            ServiceLog.ParkedOnRestore(logger, sp.Name, e.Message);
+            return (0, false);
+        }
+    }
+
     private async ValueTask<ActivePublication> RestoreOneAsync(StoredPublication sp, CancellationToken cancellationToken)
     {
         if (sp.NetnsPath is null)
@@ -71,16 +127,7 @@ internal sealed class StateRestorer(
             return new ActivePublication(sp.Name, sp.Netns, null, sp.Specs, sp.Warnings ?? []);
         }
 
-        ITargetNamespace ns;
-        try
-        {
-            ns = await resolver.ReopenAsync(sp.NetnsPath, (sp.NetnsDevice, sp.NetnsInode), cancellationToken);
-        }
-        catch (NetworkNamespaceNotFoundException e)
-        {
-            throw new PublishException(HttpStatusCode.NotFound, e.Message, e);
-        }
-
+        ITargetNamespace ns = await resolver.ReopenAsync(sp.NetnsPath, (sp.NetnsDevice, sp.NetnsInode), cancellationToken);
         var p = new ActivePublication(sp.Name, sp.Netns, ns, sp.Specs, sp.Warnings ?? []);
         var hosts = new List<HostBinding>();
         bool allocated = false;
