@@ -124,11 +124,13 @@ public sealed class ChurnSoakTests
         {
             fds = Proc.FdCount(pid);
             end = Memory.Of(pid);
-            return Math.Abs(fds - fdBase) <= fdBase * 0.05 && end.Rss <= rssBase * 1.15;
+            // The steady proxied publication keeps a stock of ready sockets that is refilled to 32 once it falls below
+            // 16: between two quiet moments it can differ by up to 16 with nothing leaked (seen: 259 → 273).
+            return Math.Abs(fds - fdBase) <= (fdBase * 0.05) + StockBand && end.Rss <= rssBase * 1.15;
         }
 
         await Net.Eventually(Settled, 30_000, () =>
-            $"after {warm} warm-up cycles, fds ({fdBase} at baseline) back within 5 % and VmRSS ({rssBase} KiB) within 15 % (last: {fds} fds, {end}; at baseline {quiet}; "
+            $"after {warm} warm-up cycles, fds ({fdBase} at baseline) back within 5 % (+{StockBand}, the socket stock's refill band) and VmRSS ({rssBase} KiB) within 15 % (last: {fds} fds, {end}; at baseline {quiet}; "
             + $"every tenth of the churn: {string.Join("; ", trail)}; at the end {Metric(lab, "dotnet_total_memory_bytes") / (1 << 20):F0} MiB managed, {Metric(lab, "process_num_threads"):F0} threads, gen2 GCs {Metric(lab, "dotnet_collection_count_total", "generation=\"2\""):F0})");
         Assert.True(rssChurnEnd <= rssHalf * 1.05, $"VmRSS grew from {rssHalf} KiB at the churn's half to {rssChurnEnd} KiB at its end (over 5 %): every tenth: {string.Join("; ", trail)}");
         Soak.Report(string.Create(CultureInfo.InvariantCulture,
@@ -158,6 +160,8 @@ public sealed class ChurnSoakTests
     /// The daemon once no proxied connection is open and its descriptor count has held still for 200 ms (a proxied
     /// publication restocks its ready sockets in the background): (fds, VmRSS KiB).
     /// </summary>
+    private const int StockBand = 16; // NamespaceSocketFactory.StockSize / 2
+
     private static async Task<(int Fds, Memory Memory)> Quiet(Lab lab, int pid)
     {
         int last = -1, same = 0;
