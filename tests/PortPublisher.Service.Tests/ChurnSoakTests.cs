@@ -156,12 +156,12 @@ public sealed class ChurnSoakTests
         }
     });
 
+    private const int StockBand = 16; // NamespaceSocketFactory.StockSize / 2
+
     /// <summary>
     /// The daemon once no proxied connection is open and its descriptor count has held still for 200 ms (a proxied
     /// publication restocks its ready sockets in the background): (fds, VmRSS KiB).
     /// </summary>
-    private const int StockBand = 16; // NamespaceSocketFactory.StockSize / 2
-
     private static async Task<(int Fds, Memory Memory)> Quiet(Lab lab, int pid)
     {
         int last = -1, same = 0;
