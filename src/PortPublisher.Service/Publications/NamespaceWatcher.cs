@@ -8,9 +8,9 @@ namespace PortPublisher.Service.Publications;
 /// </summary>
 internal sealed class NamespaceWatcher(CommandQueue queue, Publisher publisher, TimeProvider time) : IAsyncDisposable
 {
+    private readonly CoalescedCommand _check = new(queue, "check namespaces", _ => publisher.DropVanishedAsync());
     private FileSystemWatcher? _watcher;
     private ITimer? _timer;
-    private int _queued;
 
     public void Start()
     {
@@ -37,20 +37,5 @@ internal sealed class NamespaceWatcher(CommandQueue queue, Publisher publisher, 
         }
     }
 
-    private void Request()
-    {
-        if (Interlocked.Exchange(ref _queued, 1) != 0)
-        {
-            return;
-        }
-
-        if (!queue.TryPost("check namespaces", async _ =>
-            {
-                Volatile.Write(ref _queued, 0);
-                await publisher.DropVanishedAsync();
-            }))
-        {
-            Volatile.Write(ref _queued, 0);
-        }
-    }
+    private void Request() => _check.Request();
 }

@@ -8,8 +8,8 @@ internal sealed class ParkedRetrier(CommandQueue queue, PublicationRegistry regi
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
 
+    private readonly CoalescedCommand _retry = new(queue, "retry parked publications", restorer.RetryParkedAsync);
     private ITimer? _timer;
-    private int _queued;
 
     public void Start() => _timer = time.CreateTimer(_ => Request(), null, Interval, Interval);
 
@@ -24,18 +24,9 @@ internal sealed class ParkedRetrier(CommandQueue queue, PublicationRegistry regi
     private void Request()
     {
         // Parked is read off the writer here only as a hint; the retry itself runs on the writer.
-        if (registry.Parked.Count == 0 || Interlocked.Exchange(ref _queued, 1) != 0)
+        if (registry.Parked.Count > 0)
         {
-            return;
-        }
-
-        if (!queue.TryPost("retry parked publications", async ct =>
-            {
-                Volatile.Write(ref _queued, 0);
-                await restorer.RetryParkedAsync(ct);
-            }))
-        {
-            Volatile.Write(ref _queued, 0);
+            _retry.Request();
         }
     }
 }

@@ -68,8 +68,8 @@ internal sealed class StateRestorer(
         foreach (string name in registry.Parked.Keys.ToList())
         {
             registry.Unpark(name, out StoredPublication sp);
-            (int restored, bool drop) = await TryRestoreAsync(sp, cancellationToken);
-            changed |= drop || (restored > 0 || registry.TryGet(name, out _));
+            (_, bool drop) = await TryRestoreAsync(sp, cancellationToken);
+            changed |= drop || registry.TryGet(name, out _); // dropped, or active again; re-parked changes nothing
         }
 
         if (changed)
