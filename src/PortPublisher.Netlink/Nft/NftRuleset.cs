@@ -57,13 +57,13 @@ internal static class NftRuleset
     }
 
     /// <summary>Adds the table with its maps, chains and rules (not its elements) to a batch.</summary>
-    public static void AddDefinition(NftBatch batch, byte family, NftablesOptions options)
+    public static void AddDefinition(NftBatch batch, byte family, NftablesOptions options, uint tableFlags = 0)
     {
         bool v6 = family == NfNetlink.NFPROTO_IPV6;
         string t = options.TableName;
         uint addrType = v6 ? NfTables.TYPE_IP6ADDR : NfTables.TYPE_IPADDR;
         uint alen = v6 ? 16u : 4u;
-        batch.AddTable(family, t);
+        batch.AddTable(family, t, tableFlags);
         batch.AddMap(family, t, PublishedMap, Concat(addrType, NfTables.TYPE_INET_PROTOCOL, NfTables.TYPE_INET_SERVICE), alen + 8, Concat(addrType, NfTables.TYPE_INET_SERVICE), alen + 4, PublishedSetId, counter: true);
         batch.AddMap(family, t, PublishedAnyMap, Concat(NfTables.TYPE_INET_PROTOCOL, NfTables.TYPE_INET_SERVICE), 8, Concat(addrType, NfTables.TYPE_INET_SERVICE), alen + 4, PublishedAnySetId, counter: true);
         foreach ((string name, string type, uint hook, int prio) in Chains)
