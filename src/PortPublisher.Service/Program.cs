@@ -41,6 +41,7 @@ builder.Configuration
         ["--table"] = $"{PortPublisherOptions.Section}:Table",
         ["--metrics-per-binding"] = $"{PortPublisherOptions.Section}:MetricsPerBinding",
         ["--max-connections"] = $"{PortPublisherOptions.Section}:MaxConnections",
+        ["--protect-tables"] = $"{PortPublisherOptions.Section}:ProtectTables",
     });
 builder.Services.AddSystemd();
 builder.Services.AddOptions<PortPublisherOptions>().BindConfiguration(PortPublisherOptions.Section).ValidateDataAnnotations().ValidateOnStart();

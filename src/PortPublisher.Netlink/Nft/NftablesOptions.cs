@@ -20,6 +20,13 @@ public sealed record NftablesOptions
     /// </summary>
     public bool Owned { get; init; }
 
+    /// <summary>
+    /// The ip output chain leaves 127.0.0.0/8 alone for wildcard bindings, as Docker's OUTPUT rule does with its
+    /// userland proxy: local clients of <c>127.0.0.1:PORT</c> reach the binding's listening socket (the service's
+    /// proxy) instead of a DNAT that would need route_localnet on the link to the target.
+    /// </summary>
+    public bool LoopbackByProxy { get; init; }
+
     /// <summary>Tag every rule with a comment naming its role, which is also how drift is recognised.</summary>
     public bool Comments { get; init; } = true;
 }

@@ -49,6 +49,7 @@ internal static class DaemonCommandLine
             Opt("--dynamic-ports", "START-END", "Range for dynamic host ports (default: the kernel's ip_local_port_range)"),
             Opt("--table", "NAME", "Name of our ip/ip6 nftables tables (default portpublisher); one service per table per namespace"),
             Boolean("--metrics-per-binding", "Label proxy and NAT metrics per host port too"),
+            Boolean("--protect-tables", "Own the nftables tables so that no other tool can flush them while the service runs (default true; Linux 6.9+)"),
             new Option<int>("--max-connections") { HelpName = "N", Description = "Proxied TCP connections one binding relays at once (default 4096)" },
         };
         root.SetAction(_ => run());
