@@ -29,7 +29,7 @@ internal sealed class NftablesNat(IOptions<PortPublisherOptions> options) : INat
     {
         try
         {
-            _writer = new NftablesBackend(null, new NftablesOptions { TableName = _table, Owned = _protect });
+            _writer = new NftablesBackend(null, new NftablesOptions { TableName = _table, Owned = _protect, LoopbackByProxy = true });
             CounterReader = new NftablesBackend(null, new NftablesOptions { TableName = _table });
             return null;
         }
