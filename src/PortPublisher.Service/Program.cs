@@ -25,6 +25,8 @@ if (await DaemonCommandLine.HandleAsync(args, Console.Out, Console.Error) is int
     return exit;
 }
 
+OpenFileLimit.Raise();
+
 WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.Sources.Clear();
 builder.Configuration
