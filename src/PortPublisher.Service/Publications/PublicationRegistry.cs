@@ -9,8 +9,8 @@ namespace PortPublisher.Service.Publications;
 
 /// <summary>
 /// The publications the service carries, touched only by the writer, and what readers see of them: an immutable
-/// snapshot replaced after every change (the API and metrics read it without a lock). <see cref="Persist"/> writes
-/// them all to the state store.
+/// snapshot replaced after every change (the API and metrics read it without a lock). Each change is saved on its own
+/// (<see cref="PersistPut"/>, <see cref="PersistRemove"/>), so its cost does not grow with the number of publications.
 /// </summary>
 internal sealed class PublicationRegistry(IStateStore store)
 {
@@ -53,14 +53,29 @@ internal sealed class PublicationRegistry(IStateStore store)
 
     public void Clear() => _publications.Clear();
 
-    /// <summary>Writes the state file.</summary>
-    /// <exception cref="PublishException">507 with the reason (full, read-only, gone); the file is as it was.</exception>
-    public void Persist()
+    /// <summary>Saves one publication as it is now (publish).</summary>
+    /// <exception cref="PublishException">507 with the reason (full, read-only, gone); the saved state is as it was.</exception>
+    public void PersistPut(ActivePublication publication) => Commit([publication.ToStored()], []);
+
+    /// <summary>Saves that a publication is gone (unpublish, a vanished namespace, a rolled-back publish).</summary>
+    /// <exception cref="PublishException">507 with the reason; the saved state is as it was.</exception>
+    public void PersistRemove(params string[] names) => Commit([], names);
+
+    /// <summary>Rewrites the whole saved state from what is active and parked (after a restore: rare, O(all)).</summary>
+    /// <exception cref="PublishException">507 with the reason; the saved state is as it was.</exception>
+    public void PersistAll()
+    {
+        IEnumerable<StoredPublication> all = _publications.Values.Select(p => p.ToStored()).Concat(_parked.Values.Select(p => p.Saved));
+        Guard(() => store.Save(new StateFile(StateFile.CurrentVersion, [.. all.OrderBy(p => p.Name, StringComparer.Ordinal)])));
+    }
+
+    private void Commit(IReadOnlyCollection<StoredPublication> put, IReadOnlyCollection<string> remove) => Guard(() => store.Commit(put, remove));
+
+    private void Guard(Action write)
     {
         try
         {
-            IEnumerable<StoredPublication> all = _publications.Values.Select(p => p.ToStored()).Concat(_parked.Values.Select(p => p.Saved));
-            store.Save(new StateFile(StateFile.CurrentVersion, [.. all.OrderBy(p => p.Name, StringComparer.Ordinal)]));
+            write();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -84,7 +84,7 @@ internal sealed class Publisher(
                 // Saved but not active (its restore is waiting on a port or a limit): forgetting it is all there is to do.
                 try
                 {
-                    registry.Persist();
+                    registry.PersistRemove(name);
                 }
                 catch (PublishException e)
                 {
@@ -104,7 +104,7 @@ internal sealed class Publisher(
         registry.Remove(name);
         try
         {
-            registry.Persist();
+            registry.PersistRemove(name);
         }
         catch (PublishException e)
         {
@@ -126,7 +126,7 @@ internal sealed class Publisher(
             registry.Remove(p.Name);
             try
             {
-                registry.Persist();
+                registry.PersistRemove(p.Name);
             }
             catch (PublishException e)
             {
@@ -228,7 +228,7 @@ internal sealed class Publisher(
                 tx.Begin("persist");
                 registry.Add(hostPub);
                 tx.OnRollback("persist", () => registry.Remove(name));
-                registry.Persist();
+                registry.PersistPut(hostPub);
                 tx.Commit();
                 registry.RefreshSnapshot();
             }
@@ -336,19 +336,21 @@ internal sealed class Publisher(
         // Persist the intent first: a crash from here on restores (or cleans up) this publication on restart.
         tx.Begin("persist");
         registry.Add(publication);
+        tx.OnRollback("forget", () => registry.Remove(name));
+        registry.PersistPut(publication);
+
+        // Saved: from here a rollback must also take it out of the saved state (a put that failed wrote nothing).
         tx.OnRollback("persist", () =>
         {
-            registry.Remove(name);
             try
             {
-                registry.Persist();
+                registry.PersistRemove(name);
             }
             catch (PublishException e)
             {
                 ServiceLog.StateWriteFailed(logger, e.Message);
             }
         });
-        registry.Persist();
 
         List<ActiveBinding> natBindings = [.. publication.Bindings.Where(b => b.Carrier == Carrier.Nat)];
         if (natBindings.Count > 0)

@@ -44,7 +44,7 @@ internal sealed class StateRestorer(
         {
             try
             {
-                registry.Persist();
+                registry.PersistAll();
             }
             catch (PublishException e)
             {
@@ -76,7 +76,7 @@ internal sealed class StateRestorer(
         {
             try
             {
-                registry.Persist();
+                registry.PersistAll();
             }
             catch (PublishException e)
             {
