@@ -174,17 +174,23 @@ internal sealed class NftConnection : IDisposable
         _reader.Dispose();
     }
 
-    private List<byte[]>? TryDumpOnce(ushort msg, byte family, Action<NetlinkWriter>? filter, string operation, uint generation)
-    {
-        var result = new List<byte[]>();
-        bool consistent = true;
-        foreach (NetlinkReply r in _reader.Dump(NftType(msg), w =>
+    private List<byte[]>? TryDumpOnce(ushort msg, byte family, Action<NetlinkWriter>? filter, string operation, uint generation) =>
+        ConsistentPayloads(_reader.Dump(NftType(msg), w =>
         {
             w.WriteNfGenMsg(family);
             filter?.Invoke(w);
-        }, operation))
+        }, operation), generation, operation);
+
+    /// <summary>
+    /// The payloads after the nfgenmsg of one dump's replies, or null when the dump is not consistent: every part of a
+    /// consistent dump carries the generation it started in, and none is marked interrupted.
+    /// </summary>
+    internal static List<byte[]>? ConsistentPayloads(List<NetlinkReply> replies, uint generation, string operation)
+    {
+        var result = new List<byte[]>(replies.Count);
+        bool consistent = true;
+        foreach (NetlinkReply r in replies)
         {
-            // Every part of a consistent dump carries the generation it started in, and none is marked interrupted.
             if ((r.Flags & LinuxNetlink.NLM_F_DUMP_INTR) != 0 || r.Payload.Length < NfNetlink.NFGENMSG_LEN
                 || BinaryPrimitives.ReadUInt16BigEndian(r.Payload.AsSpan(2)) != (ushort)generation)
             {

@@ -70,7 +70,10 @@ public sealed class NftEventMonitor : IDisposable
         }
     }
 
-    private void Dispatch(ReadOnlySpan<byte> datagram)
+    private void Dispatch(ReadOnlySpan<byte> datagram) => Decode(datagram, Raise);
+
+    /// <summary>The events of one multicast datagram, in order. It runs on the monitor's thread, where nothing catches.</summary>
+    internal static void Decode(ReadOnlySpan<byte> datagram, Action<NftEvent> raise)
     {
         var reader = new NetlinkMessageReader(datagram);
         while (reader.MoveNext())
@@ -98,7 +101,7 @@ public sealed class NftEventMonitor : IDisposable
                 generation = g.GetUInt32BigEndian();
             }
 
-            Raise(new NftEvent(kind, NftBatch.FamilyName(family), table, m.Pid, generation));
+            raise(new NftEvent(kind, NftBatch.FamilyName(family), table, m.Pid, generation));
         }
     }
 
