@@ -96,8 +96,10 @@ public sealed class NftEventMonitor : IDisposable
             {
                 table = t.GetString();
             }
-            else if (msg == NfTables.NFT_MSG_NEWGEN && NetlinkAttributeReader.TryFind(attrs, NfTables.NFTA_GEN_ID, out NetlinkAttribute g))
+            else if (msg == NfTables.NFT_MSG_NEWGEN && NetlinkAttributeReader.TryFind(attrs, NfTables.NFTA_GEN_ID, out NetlinkAttribute g) && g.Payload.Length >= 4)
             {
+                // A short NFTA_GEN_ID keeps the nfgenmsg's 16 bits: GetUInt32BigEndian's throw would end this thread and
+                // with it the process (found by `bench fuzz`).
                 generation = g.GetUInt32BigEndian();
             }
 
