@@ -9,8 +9,8 @@ using static PortPublisher.Bench.Shell;
 namespace PortPublisher.Bench.Fuzz;
 
 /// <summary>
-/// Seeds as the kernel really writes them (root only): in a throwaway namespace with a dummy link, our tables with
-/// four bindings and one UDP conntrack entry, the raw datagrams that answer GETSETELEM, GETCHAIN, GETRULE, GETGEN,
+/// Seeds as the kernel really writes them (root only): in a throwaway namespace with a veth pair (both ends inside it), our tables with
+/// four bindings and one UDP conntrack entry (to a mapped port), the raw datagrams that answer GETSETELEM, GETCHAIN, GETRULE, GETGEN,
 /// a refused GETTABLE (an NLMSG_ERROR with extended-ack TLVs), RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE and the
 /// conntrack dump, plus the multicast events of one install. Nothing outside the namespace is touched; it is deleted
 /// on the way out, failure or not.
@@ -28,8 +28,8 @@ internal static class KernelCapture
         Sh($"ip netns add {ns}");
         try
         {
-            Sh($"ip -n {ns} link set lo up && ip -n {ns} link add ppf0 type dummy && ip -n {ns} addr add 192.0.2.1/24 dev ppf0 "
-                + $"&& ip -n {ns} addr add 2001:db8::1/64 dev ppf0 nodad && ip -n {ns} link set ppf0 up");
+            Sh($"ip -n {ns} link set lo up && ip -n {ns} link add ppf0 type veth peer name ppf1 && ip -n {ns} addr add 192.0.2.1/24 dev ppf0 "
+                + $"&& ip -n {ns} addr add 2001:db8::1/64 dev ppf0 nodad && ip -n {ns} link set ppf1 up && ip -n {ns} link set ppf0 up");
             using NetworkNamespace handle = NetworkNamespace.Open(ns);
             var seeds = new List<byte[]>();
             using (NetlinkSocket events = NetlinkSocket.Open(LinuxNetlink.NETLINK_NETFILTER, handle))
@@ -46,11 +46,12 @@ internal static class KernelCapture
                 seeds.AddRange(Drain(events));
             }
 
-            // A UDP datagram to our own namespace's loopback makes a conntrack entry (our nat chains load conntrack).
+            // A UDP datagram to the namespace's own 192.0.2.1:5353 makes a conntrack entry (our nat chains load conntrack);
+            // it is DNAT'ed to 192.0.2.2, which is only the veth's unanswered peer address, inside the namespace.
             handle.Run(() =>
             {
                 using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-                udp.SendTo(new byte[1], new IPEndPoint(IPAddress.Loopback, 5353));
+                udp.SendTo(new byte[1], new IPEndPoint(IPAddress.Parse("192.0.2.1"), 5353));
                 return 0;
             });
 

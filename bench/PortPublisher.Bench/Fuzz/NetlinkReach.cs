@@ -19,6 +19,26 @@ internal sealed class NetlinkReach
     private long _conntrack;
     private long _dumps;
 
+    public long MessagesWalked => Interlocked.Read(ref _messages);
+
+    public long BindingsRead => Interlocked.Read(ref _bindings);
+
+    public long ChainsRead => Interlocked.Read(ref _chains);
+
+    public long CommentsRead => Interlocked.Read(ref _comments);
+
+    public long EventsDecoded => Interlocked.Read(ref _events);
+
+    public long LinksRead => Interlocked.Read(ref _links);
+
+    public long AddressesRead => Interlocked.Read(ref _addresses);
+
+    public long RoutesRead => Interlocked.Read(ref _routes);
+
+    public long ConntrackEntriesRead => Interlocked.Read(ref _conntrack);
+
+    public long ErrorsParsed => Interlocked.Read(ref _errors);
+
     public void Messages(long n) => Interlocked.Add(ref _messages, n);
 
     public void Malformed() => Interlocked.Increment(ref _malformed);
@@ -46,5 +66,5 @@ internal sealed class NetlinkReach
     public override string ToString() =>
         $"messages {_messages:N0}, walks ended as malformed {_malformed:N0}, NLMSG_ERRORs parsed {_errors:N0}, NAT bindings read {_bindings:N0}, " +
         $"named chains {_chains:N0}, rule comments {_comments:N0}, nf_tables events {_events:N0}, links {_links:N0}, addresses {_addresses:N0}, " +
-        $"routes {_routes:N0}, conntrack UDP entries {_conntrack:N0}, consistent dumps {_dumps:N0}";
+        $"routes {_routes:N0}, conntrack UDP entries {_conntrack:N0}, dump checks that found the dump consistent {_dumps:N0}";
 }
