@@ -17,7 +17,32 @@ internal sealed class PublicationRegistry(IStateStore store)
     private readonly Dictionary<string, ActivePublication> _publications = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (StoredPublication Saved, string Reason)> _parked = new(StringComparer.Ordinal);
 
-    public ImmutableArray<PublicationDto> Snapshot { get; private set; } = [];
+    private ImmutableSortedDictionary<string, PublicationDto> _published = ImmutableSortedDictionary.Create<string, PublicationDto>(StringComparer.Ordinal);
+    private SnapshotCache? _cache;
+
+    /// <summary>
+    /// Every active publication, by name: the writer changes one entry per change (O(log n)), and the array form is
+    /// built only when someone reads it after a change, so a publish costs the same with 10 or 10,000 others.
+    /// </summary>
+    public ImmutableArray<PublicationDto> Snapshot
+    {
+        get
+        {
+            ImmutableSortedDictionary<string, PublicationDto> published = _published;
+            SnapshotCache? cache = _cache;
+            if (cache is not null && ReferenceEquals(cache.Source, published))
+            {
+                return cache.Array;
+            }
+
+            ImmutableArray<PublicationDto> array = [.. published.Values];
+            _cache = new SnapshotCache(published, array);
+            return array;
+        }
+    }
+
+    /// <summary>One publication as readers see it, or null.</summary>
+    public PublicationDto? Find(string name) => _published.GetValueOrDefault(name);
 
     public IReadOnlyCollection<ActivePublication> All => _publications.Values;
 
@@ -84,9 +109,19 @@ internal sealed class PublicationRegistry(IStateStore store)
         }
     }
 
+    /// <summary>Rebuilds what readers see from every publication (after a restore).</summary>
     public void RefreshSnapshot()
     {
-        Snapshot = [.. _publications.Values.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => p.ToDto())];
-        PortPublisherMetrics.Publications.Set(Snapshot.Length);
+        _published = _publications.Values.ToImmutableSortedDictionary(p => p.Name, p => p.ToDto(), StringComparer.Ordinal);
+        PortPublisherMetrics.Publications.Set(_published.Count);
     }
+
+    /// <summary>Updates what readers see of one publication after it changed or went.</summary>
+    public void RefreshSnapshot(string name)
+    {
+        _published = _publications.TryGetValue(name, out ActivePublication? p) ? _published.SetItem(name, p.ToDto()) : _published.Remove(name);
+        PortPublisherMetrics.Publications.Set(_published.Count);
+    }
+
+    private sealed record SnapshotCache(ImmutableSortedDictionary<string, PublicationDto> Source, ImmutableArray<PublicationDto> Array);
 }

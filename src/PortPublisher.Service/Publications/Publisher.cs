@@ -113,7 +113,7 @@ internal sealed class Publisher(
         }
 
         await TeardownAsync(p);
-        registry.RefreshSnapshot();
+        registry.RefreshSnapshot(name);
         ServiceLog.Unpublished(logger, name);
         return p.ToDto();
     }
@@ -135,7 +135,7 @@ internal sealed class Publisher(
             }
 
             await TeardownAsync(p);
-            registry.RefreshSnapshot();
+            registry.RefreshSnapshot(p.Name);
             ServiceLog.NamespaceGone(logger, p.Name, p.Netns);
         }
     }
@@ -230,7 +230,7 @@ internal sealed class Publisher(
                 tx.OnRollback("persist", () => registry.Remove(name));
                 registry.PersistPut(hostPub);
                 tx.Commit();
-                registry.RefreshSnapshot();
+                registry.RefreshSnapshot(name);
             }
 
             return hostPub.ToDto();
@@ -381,7 +381,7 @@ internal sealed class Publisher(
         StartProxies(publication);
 
         tx.Commit();
-        registry.RefreshSnapshot();
+        registry.RefreshSnapshot(name);
         return publication.ToDto();
     }
 
