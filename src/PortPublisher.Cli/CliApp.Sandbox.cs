@@ -91,10 +91,10 @@ public sealed partial class CliApp
             var sb = new StringBuilder();
             foreach (string[] r in rows)
             {
-                sb.Append(string.Join("   ", r.Take(4).Select((v, i) => v.PadRight(widths[i])))).Append("   ").Append(r[4]).Append('\n');
+                sb.Append((string.Join("   ", r.Take(4).Select((v, i) => v.PadRight(widths[i]))) + "   " + r[4]).TrimEnd()).Append('\n');
             }
 
-            await _out.WriteAsync(sb.ToString().Replace("   \n", "\n", StringComparison.Ordinal));
+            await _out.WriteAsync(sb.ToString());
             return ExitCodes.Ok;
         }));
         return cmd;

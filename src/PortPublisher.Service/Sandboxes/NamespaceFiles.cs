@@ -132,7 +132,7 @@ internal static class NamespaceFiles
         string path = Path.Combine(dir, name);
         try
         {
-            using FileStream f = new(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Read, UnixCreateMode = UnixFileMode.None });
+            using FileStream f = new(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.None });
         }
         catch (IOException) when (File.Exists(path))
         {

@@ -242,7 +242,7 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         tx.Begin("persist");
         PublicationDto? publication = null;
         bool publishes = v.Specs.Count > 0;
-        dto = dto with { Publication = publishes && v.Network.Kind != NetworkModeKind.Host ? new PublicationDto(name, netnsPath, []) : null };
+        dto = dto with { Publication = publishes ? new PublicationDto(name, dto.Netns ?? "host", []) : null };
         _sandboxes[name] = dto;
         tx.OnRollback("persist", () =>
         {
@@ -253,18 +253,13 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
 
         if (publishes)
         {
+            // Host mode goes the same way: the publisher discards its ports with Docker's warning, and `port` prints
+            // nothing, as `docker port` does for a host-mode container.
             tx.Begin("publish");
-            if (v.Network.Kind == NetworkModeKind.Host)
-            {
-                warnings.Add(Publisher.HostWarning);
-            }
-            else
-            {
-                ValidatedPublish request = PublishValidator.Validate(new PublishRequest(name, netnsPath, v.Specs));
-                publication = await _publisher.PublishAsync(request, cancellationToken);
-                tx.OnRollback("unpublish", async () => await _publisher.UnpublishAsync(name));
-                warnings.AddRange(publication.Warnings ?? []);
-            }
+            ValidatedPublish request = PublishValidator.Validate(new PublishRequest(name, v.Network.Kind == NetworkModeKind.Host ? "host" : netnsPath, v.Specs));
+            publication = await _publisher.PublishAsync(request, cancellationToken);
+            tx.OnRollback("unpublish", async () => await _publisher.UnpublishAsync(name));
+            warnings.AddRange(publication.Warnings ?? []);
         }
 
         dto = dto with { Warnings = warnings.Count > 0 ? warnings : null };
