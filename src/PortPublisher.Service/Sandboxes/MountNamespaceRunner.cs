@@ -74,12 +74,16 @@ internal sealed class MountNamespaceRunner : IDisposable
 
     private void Enter()
     {
+        // The thread's own file-system context: setns into a mount namespace needs it, and the umask lives in it, so
+        // this thread alone makes world-readable files (/etc/netns is read by `ip netns exec` users, /run/netns by
+        // `ip netns list`) while the service keeps its 0077.
+        SandboxNative.Check(SandboxNative.unshare(SandboxNative.CLONE_FS), "unshare(CLONE_FS)");
+        _ = SandboxNative.umask(0x12 /* 0022 */);
         if (_hostMounts is null)
         {
             return;
         }
 
-        SandboxNative.Check(SandboxNative.unshare(SandboxNative.CLONE_FS), "unshare(CLONE_FS)");
         bool added = false;
         _hostMounts.DangerousAddRef(ref added);
         try

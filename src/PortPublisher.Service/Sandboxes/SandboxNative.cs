@@ -31,6 +31,9 @@ internal static partial class SandboxNative
     [LibraryImport("libc", SetLastError = true)]
     public static partial int setns(int fd, int nstype);
 
+    [LibraryImport("libc")]
+    public static partial uint umask(uint mask);
+
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int sethostname(string name, nuint len);
 
