@@ -9,7 +9,7 @@ using PortPublisher.Core.Specs;
 namespace PortPublisher.Cli;
 
 /// <summary>The <c>portpublisher</c> command tree. Specs and names are checked here, before any request.</summary>
-public sealed class CliApp
+public sealed partial class CliApp
 {
     private readonly TextWriter _out;
     private readonly TextWriter _err;
@@ -32,6 +32,11 @@ public sealed class CliApp
 
     public async Task<int> RunAsync(string[] args, CancellationToken ct)
     {
+        if (SplitExec(args) is { } exec)
+        {
+            return await ExecAsync(exec.Host, exec.Name, exec.Command, ct); // CliApp.Sandbox.cs
+        }
+
         RootCommand root = Build();
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0 && !IsHelp(args))
@@ -59,6 +64,8 @@ public sealed class CliApp
         root.Subcommands.Add(BuildUnpublish());
         root.Subcommands.Add(BuildList());
         root.Subcommands.Add(BuildStatus());
+        root.Subcommands.Add(BuildSandbox()); // sandboxes (issue 12): CliApp.Sandbox.cs
+        root.Subcommands.Add(BuildExec());
         return root;
     }
 
@@ -234,9 +241,11 @@ public sealed class CliApp
         return normalized;
     }
 
-    private async Task<int> CallAsync(ParseResult p, Func<ServiceClient, Task<int>> action)
+    private Task<int> CallAsync(ParseResult p, Func<ServiceClient, Task<int>> action) => CallAsync(p.GetValue(_host), action);
+
+    private async Task<int> CallAsync(string? hostOption, Func<ServiceClient, Task<int>> action)
     {
-        string host = p.GetValue(_host) ?? _env("PORTPUBLISHER_HOST") ?? ServiceClient.DefaultHost;
+        string host = hostOption ?? _env("PORTPUBLISHER_HOST") ?? ServiceClient.DefaultHost;
         ServiceClient client;
         try
         {
