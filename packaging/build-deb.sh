@@ -7,7 +7,8 @@
 # Prints the path of the .deb last. Needs the .NET SDK, dpkg-deb, and unshare (util-linux); it runs the built daemon's
 # --help for its man page inside a throwaway network namespace (unshare -n as root, unshare -rn otherwise), never in
 # this machine's own. Runs as any user: files are owned by root in the package either way (--root-owner-group).
-# Environment: LINTIAN=1 runs lintian on the result (packaging/lintian-overrides lists what is accepted and why).
+# Environment: LINTIAN=1 runs lintian on the result (packaging/lintian-overrides lists what is accepted and why);
+# PORTPUBLISHER_PUBLISHED=DIR packages the binaries publish.sh put in DIR instead of publishing again.
 set -euo pipefail
 
 version=${1:-1.0.0}
@@ -32,7 +33,12 @@ lib=$pkg/usr/lib/portpublisher
 doc=$pkg/usr/share/doc/portpublisher
 started=$SECONDS
 
-RID=$rid "$here/publish.sh" "$lib" "$version"
+if [ -n "${PORTPUBLISHER_PUBLISHED:-}" ]; then
+  # For iterating on the packaging alone: binaries that publish.sh made before.
+  install -D -m 0755 -t "$lib" "$PORTPUBLISHER_PUBLISHED/portpublisherd" "$PORTPUBLISHER_PUBLISHED/portpublisher"
+else
+  RID=$rid "$here/publish.sh" "$lib" "$version"
+fi
 published=$SECONDS
 
 # The daemon's --help and --version only print, but the rule is that it never runs in this machine's namespace.

@@ -18,7 +18,10 @@ public sealed class DeployTests
         string root = Lab.RepoRoot;
         string unit = File.ReadAllText(Path.Combine(root, "deploy", "portpublisher.service"));
         Assert.Contains("Type=notify", unit, StringComparison.Ordinal);
-        Assert.Contains("CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN CAP_NET_BIND_SERVICE", unit, StringComparison.Ordinal);
+        Assert.Contains("CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_NET_BIND_SERVICE", unit, StringComparison.Ordinal);
+
+        // ExecStart pins nothing that /etc/portpublisher/portpublisher.json is meant to set.
+        Assert.Equal("/usr/lib/portpublisher/portpublisherd", UnitFile.Deployed.Get("ExecStart"));
 
         // verify also checks that ExecStart exists: point it at a binary that does (the unit is otherwise unchanged).
         string dir = Directory.CreateTempSubdirectory("pp-unit-").FullName;
@@ -26,8 +29,13 @@ public sealed class DeployTests
         {
             string copy = Path.Combine(dir, "portpublisher.service");
             File.WriteAllText(copy, unit.Replace("/usr/lib/portpublisher/portpublisherd", "/bin/true", StringComparison.Ordinal));
-            (int code, string stdout, string stderr) = Run("systemd-analyze", ["verify", copy]);
-            Assert.True(code == 0 && stderr.Trim().Length == 0, stdout + stderr);
+            (_, string stdout, string stderr) = Run("systemd-analyze", ["verify", copy]);
+
+            // Documentation=man:… pages exist only where the package installed them; PackageTests verifies the
+            // installed unit with them. Anything else verify says is a failure.
+            string[] problems = [.. (stdout + stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Where(l => !System.Text.RegularExpressions.Regex.IsMatch(l, @"^portpublisher\.service: Command 'man portpublisherd?\([18]\)' failed with code 16$"))];
+            Assert.True(problems.Length == 0, string.Join('\n', problems));
         }
         finally
         {
