@@ -78,11 +78,21 @@ internal sealed class DebianContainer : IDisposable
             }
         }
 
-        // is-system-running --wait returns when the boot is over, whatever its result.
-        (_, string state, _) = Exec("systemctl is-system-running --wait", timeoutMs: 90_000);
-        if (state.Trim() is not ("running" or "degraded"))
+        // is-system-running --wait returns when the boot is over, whatever its result; before systemd listens on its
+        // private socket it fails at once and prints nothing (or "offline"), so ask again until then.
+        string state = string.Empty;
+        while (state is not ("running" or "degraded"))
         {
-            throw new InvalidOperationException($"the container's systemd is '{state.Trim()}':\n{Exec("systemctl --failed --no-pager").Stdout}\n{Log}");
+            if (_nspawn.HasExited || sw.Elapsed > TimeSpan.FromSeconds(120) || state is "maintenance" or "stopping")
+            {
+                throw new InvalidOperationException($"the container's systemd is '{state}' after {sw.Elapsed.TotalSeconds:F0} s:\n{(_nspawn.HasExited ? string.Empty : Exec("systemctl --failed --no-pager").Stdout)}\n{Log}");
+            }
+
+            state = Exec("systemctl is-system-running --wait", timeoutMs: 120_000).Stdout.Trim();
+            if (state is "" or "offline")
+            {
+                await Task.Delay(200);
+            }
         }
     }
 
