@@ -33,6 +33,10 @@ internal sealed class DebianContainer : IDisposable
 
             // A fresh box: no services of this machine, no policy-rc.d forbidding starts, its own machine-id.
             Sh($"rm -f {Root}/etc/systemd/system/multi-user.target.wants/*.service {Root}/usr/sbin/policy-rc.d {Root}/etc/machine-id");
+
+            // Its network is lo alone and never "online": wait-online would hold network-online.target (which the unit
+            // wants, as Docker's does) for its 2 min timeout. And no man-db index rebuild on every dpkg run (a minute).
+            Sh($"ln -sf /dev/null {Root}/etc/systemd/system/systemd-networkd-wait-online.service && rm -f {Root}/var/lib/man-db/auto-update");
         }
         catch
         {
