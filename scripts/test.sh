@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test. Installs what the tests need first (root, Debian): nftables, iproute2, socat, conntrack, curl, promtool,
-# and for the package tests systemd-nspawn (systemd-container), lintian and objdump (binutils).
+# and for the package and unit tests systemd-nspawn (systemd-container), lintian, objdump (binutils) and strace.
 # Prints a closing line "N passed, N failed, N skipped" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +11,9 @@ for pair in nft:nftables ip:iproute2 socat:socat conntrack:conntrack curl:curl; 
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 command -v promtool >/dev/null 2>&1 || want+=(prometheus)
-# The package tests: build the .deb (objdump reads the glibc it needs), lint it, install it into a booted container.
-for pair in systemd-nspawn:systemd-container lintian:lintian objdump:binutils; do
+# The package tests: build the .deb (objdump reads the glibc it needs), lint it, install it into a booted container;
+# strace lists the daemon's system calls against the unit's SystemCallFilter.
+for pair in systemd-nspawn:systemd-container lintian:lintian objdump:binutils strace:strace; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || want+=("${pair#*:}")
 done
 

@@ -75,6 +75,63 @@ public sealed class UnitCapabilityTests
         Assert.Equal($"peer={Lab.ClientV4}", await Peer.AskTcp(daemon.Ns.ClientNs, Lab.HostV4, 8082));
     }
 
+    [Fact]
+    public async Task UnderTheUnitsCapabilities_EverySystemCallIsInTheUnitsSystemCallFilter()
+    {
+        RequireTools();
+        if (!File.Exists("/usr/bin/strace") || !File.Exists("/usr/bin/systemd-analyze"))
+        {
+            Assert.Skip("strace or systemd-analyze is not installed (Debian packages strace, systemd)");
+        }
+
+        // The unit's allow list, expanded as systemd expands it (groups hold groups).
+        UnitFile unit = UnitFile.Deployed;
+        string filter = unit.Get("SystemCallFilter") ?? throw new InvalidOperationException("the unit has no SystemCallFilter");
+        Assert.DoesNotContain("~", filter, StringComparison.Ordinal);
+        HashSet<string> allowed = [];
+        var pending = new Queue<string>(filter.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        while (pending.TryDequeue(out string? name))
+        {
+            if (!name.StartsWith('@'))
+            {
+                allowed.Add(name);
+                continue;
+            }
+
+            foreach (string line in Sh($"systemd-analyze syscall-filter --no-pager {name}").Split('\n').Skip(1))
+            {
+                string word = line.Trim();
+                if (word.Length > 0 && !word.StartsWith('#'))
+                {
+                    pending.Enqueue(word);
+                }
+            }
+        }
+
+        Assert.Contains("setns", allowed);
+        await using var daemon = await CappedDaemon.StartAsync(unit.Capabilities("CapabilityBoundingSet"), unit.Capabilities("AmbientCapabilities"), trace: true);
+
+        // What the service does: NAT (TCP and UDP) and proxied publishes, a /proc/PID target with traffic, a repair
+        // after someone flushes the ruleset, status, unpublish, and a clean stop.
+        Assert.Equal(0, daemon.Cli("publish", "nat", "--netns", daemon.Ns.Container, "-p", "8082:80", "-p", "5353:53/udp").Code);
+        Assert.Equal(0, daemon.Cli("publish", "byproc", "--netns", $"/proc/{daemon.TargetPid}/ns/net", "--mode", "proxy", "-p", "8081:80").Code);
+        Assert.StartsWith("peer=", await Peer.AskTcp(daemon.Ns.ClientNs, Lab.HostV4, 8081), StringComparison.Ordinal);
+        Assert.Equal($"peer={Lab.ClientV4}", await Peer.AskTcp(daemon.Ns.ClientNs, Lab.HostV4, 8082));
+        daemon.Ns.Exec(daemon.Ns.Host, "nft flush ruleset");
+        await Eventually(() => daemon.Ns.Exec(daemon.Ns.Host, "nft list tables").Contains("portpublisher", StringComparison.Ordinal), 10_000, "the tables rebuilt after the flush");
+        Assert.Equal(0, daemon.Cli("status").Code);
+        Assert.Equal(0, daemon.Cli("unpublish", "nat").Code);
+        string summary = daemon.StopTraced();
+
+        // strace -c: one row per system call, its name last; a header, rules and the total around them.
+        string[] used = [.. summary.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(f => f.Length >= 5 && double.TryParse(f[0], CultureInfo.InvariantCulture, out _) && f[^1] != "total").Select(f => f[^1]).Distinct().Order()];
+        Assert.Contains("setns", used);
+        Assert.True(used.Length > 40, summary);
+        string[] outside = [.. used.Where(c => !allowed.Contains(c))];
+        Assert.True(outside.Length == 0, $"system calls outside SystemCallFilter={filter} (they would fail with EPERM): {string.Join(' ', outside)}");
+    }
+
     private static void RequireTools()
     {
         RequireRoot();
@@ -98,9 +155,11 @@ public sealed class UnitCapabilityTests
         private readonly Process _target;
         private readonly Peer _web;
         private readonly string _dir;
+        private readonly bool _traced;
 
-        private CappedDaemon(ThreeNamespaces ns, string dir, Process daemon, Process target, Peer web)
+        private CappedDaemon(ThreeNamespaces ns, string dir, Process daemon, Process target, Peer web, bool traced)
         {
+            _traced = traced;
             Ns = ns;
             _dir = dir;
             _daemon = daemon;
@@ -114,9 +173,15 @@ public sealed class UnitCapabilityTests
 
         public int TargetPid => _target.Id;
 
+        /// <summary>The daemon's own PID: under strace, strace's child (setpriv and dotnet exec in place).</summary>
+        public int DaemonPid => _traced
+            ? int.Parse(File.ReadAllText($"/proc/{_daemon.Id}/task/{_daemon.Id}/children").Split(' ')[0], CultureInfo.InvariantCulture)
+            : _daemon.Id;
+
         public string Log => File.Exists(Path.Combine(_dir, "service.log")) ? File.ReadAllText(Path.Combine(_dir, "service.log")) : string.Empty;
 
-        public static async Task<CappedDaemon> StartAsync(IReadOnlyList<string> bounding, IReadOnlyList<string> ambient)
+        /// <param name="trace">Run it under <c>strace -f -c</c> (a summary of every system call, <see cref="StopTraced"/>).</param>
+        public static async Task<CappedDaemon> StartAsync(IReadOnlyList<string> bounding, IReadOnlyList<string> ambient, bool trace = false)
         {
             var ns = ThreeNamespaces.Create(containerIPv6: false, forwarding: false);
             string dir = Directory.CreateTempSubdirectory("pp-caps-").FullName;
@@ -137,10 +202,11 @@ public sealed class UnitCapabilityTests
                     $"--inh-caps={Caps(ambient)}", $"--ambient-caps={Caps(ambient)}", $"--bounding-set={Caps(bounding)}", "--no-new-privs", "--",
                 ];
                 string[] service = ["dotnet", Lab.ServiceDll, "--socket", Path.Combine(dir, "pp.sock"), "--state-dir", Path.Combine(dir, "state"), "--metrics", string.Empty, "--socket-group", NobodyGroup];
-                var psi = new ProcessStartInfo("/bin/sh", ["-c", "exec ip netns exec \"$0\" \"$@\" >>\"$LOG\" 2>&1", ns.Host, .. setpriv, .. service]) { UseShellExecute = false };
+                string[] strace = trace ? ["strace", "-f", "-qq", "-c", "-o", Path.Combine(dir, "strace.txt")] : [];
+                var psi = new ProcessStartInfo("/bin/sh", ["-c", "exec ip netns exec \"$0\" \"$@\" >>\"$LOG\" 2>&1", ns.Host, .. strace, .. setpriv, .. service]) { UseShellExecute = false };
                 psi.Environment["LOG"] = Path.Combine(dir, "service.log");
                 daemon = Process.Start(psi)!;
-                var started = new CappedDaemon(ns, dir, daemon, target, web);
+                var started = new CappedDaemon(ns, dir, daemon, target, web, trace);
                 await Eventually(() => daemon.HasExited || started.Cli("ls").Code == 0, 20_000, () => $"portpublisherd ready:\n{started.Log}");
                 Assert.False(daemon.HasExited, $"portpublisherd exited {(daemon.HasExited ? daemon.ExitCode : 0)} under the capabilities:\n{started.Log}");
                 return started;
@@ -162,11 +228,19 @@ public sealed class UnitCapabilityTests
         /// <summary>The emulation is what the unit says: the daemon's effective set is exactly these.</summary>
         public void AssertCapabilities(IEnumerable<string> expected)
         {
-            string line = File.ReadLines($"/proc/{_daemon.Id}/status").Single(l => l.StartsWith("CapEff:", StringComparison.Ordinal));
+            string line = File.ReadLines($"/proc/{DaemonPid}/status").Single(l => l.StartsWith("CapEff:", StringComparison.Ordinal));
             long effective = long.Parse(line["CapEff:".Length..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
             Assert.Equal(Mask(expected).ToString("x16", CultureInfo.InvariantCulture), effective.ToString("x16", CultureInfo.InvariantCulture));
-            string uid = File.ReadLines($"/proc/{_daemon.Id}/status").Single(l => l.StartsWith("Uid:", StringComparison.Ordinal));
+            string uid = File.ReadLines($"/proc/{DaemonPid}/status").Single(l => l.StartsWith("Uid:", StringComparison.Ordinal));
             Assert.Equal(Nobody.ToString(CultureInfo.InvariantCulture), uid.Split('\t', StringSplitOptions.RemoveEmptyEntries)[2]); // effective uid
+        }
+
+        /// <summary>SIGTERM to the traced daemon; once it and strace are gone, strace's summary.</summary>
+        public string StopTraced()
+        {
+            Sh($"kill -TERM {DaemonPid}");
+            Assert.True(_daemon.WaitForExit(20_000), $"the traced daemon did not stop:\n{Log}");
+            return File.ReadAllText(Path.Combine(_dir, "strace.txt"));
         }
 
         public async ValueTask DisposeAsync()
