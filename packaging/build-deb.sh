@@ -86,6 +86,6 @@ dpkg-deb --root-owner-group -Zxz --build "$pkg" "$deb" >/dev/null
 echo "build-deb.sh: publish $((published - started)) s, package $((SECONDS - published)) s, $(du -h "$deb" | cut -f1) ($size KiB installed)" >&2
 
 if [ "${LINTIAN:-0}" = 1 ]; then
-  lintian --info --display-info "$deb" >&2 || true
+  lintian --display-info --pedantic --info "$deb" >&2 || true
 fi
 echo "$deb"
