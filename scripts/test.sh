@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test. Installs what the tests need first (root, Debian): nftables, iproute2, socat, conntrack, curl, iputils-ping, promtool.
+# Runs every test. Installs what the tests need first (root, Debian): nftables, iproute2, socat, conntrack, curl, iputils-ping,
+# promtool, and for the package and unit tests systemd-nspawn (systemd-container), lintian, objdump (binutils) and strace.
 # Prints a closing line "N passed, N failed, N skipped" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,11 @@ for pair in nft:nftables ip:iproute2 socat:socat conntrack:conntrack curl:curl p
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 command -v promtool >/dev/null 2>&1 || want+=(prometheus)
+# The package tests: build the .deb (objdump reads the glibc it needs), lint it, install it into a booted container;
+# strace lists the daemon's system calls against the unit's SystemCallFilter.
+for pair in systemd-nspawn:systemd-container lintian:lintian objdump:binutils strace:strace; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || want+=("${pair#*:}")
+done
 
 apt_install() {
   # Packages such as prometheus would start their daemons on install; tests need only their tools.
@@ -28,9 +34,10 @@ if [ ${#need[@]} -gt 0 ] || [ ${#want[@]} -gt 0 ]; then
     if [ ${#need[@]} -gt 0 ]; then
       apt_install "${need[@]}" || { echo "apt-get install ${need[*]} failed" >&2; exit 1; }
     fi
-    if [ ${#want[@]} -gt 0 ]; then
-      apt_install "${want[@]}" || echo "could not install ${want[*]}: the metrics lint test will be skipped" >&2
-    fi
+    # One at a time: a package that cannot be had costs only the tests that need it.
+    for w in "${want[@]}"; do
+      apt_install "$w" || echo "could not install $w: the tests that need it are skipped with a reason" >&2
+    done
   else
     echo "missing ${need[*]} ${want[*]} (not root or no apt-get): tests that need them are skipped with a reason" >&2
   fi
