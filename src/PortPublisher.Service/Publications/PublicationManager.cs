@@ -27,6 +27,7 @@ internal sealed class PublicationManager(
     IProxyHost proxy,
     IHostSysctls sysctls,
     PipelineDeadlines deadlines,
+    TimeProvider time,
     ILogger<PublicationManager> logger) : IHostedLifecycleService, IAsyncDisposable
 {
     private int _disposed;
@@ -68,11 +69,12 @@ internal sealed class PublicationManager(
     public StatusDto Status()
     {
         ImmutableArray<PublicationDto> snap = Snapshot;
-        return new StatusDto(typeof(PublicationManager).Assembly.GetName().Version?.ToString() ?? "0", nat.Description, snap.Length, snap.Sum(p => p.Bindings.Count), sysctls.Read());
+        return new StatusDto(Hosting.ServiceVersion.Text, nat.Description, snap.Length, snap.Sum(p => p.Bindings.Count), sysctls.Read());
     }
 
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
+        long started = time.GetTimestamp();
         if (nat.Open() is { } why)
         {
             ServiceLog.NftablesUnavailable(logger, why);
@@ -80,7 +82,7 @@ internal sealed class PublicationManager(
 
         int bindings = await restorer.RestoreAsync(cancellationToken);
         string natState = reconciler.Reconcile(startup: true);
-        ServiceLog.Restored(logger, registry.Count, bindings, natState);
+        ServiceLog.Restored(logger, registry.Count, bindings, natState, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1));
         reconciler.Watch();
         watcher.Start();
         retrier.Start();
