@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using PortPublisher.Core.Api;
 
 namespace PortPublisher.Service.Hosting;
 
@@ -17,7 +18,7 @@ internal sealed class NamespaceTableLock : IDisposable
     /// <exception cref="InvalidOperationException">Another process in this namespace holds the table (the message names its PID).</exception>
     public static NamespaceTableLock Acquire(string table)
     {
-        var address = new UnixDomainSocketEndPoint($"\0portpublisherd/table/{table}");
+        var address = new UnixDomainSocketEndPoint(ServiceFootprint.TableLockAddress(table));
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {

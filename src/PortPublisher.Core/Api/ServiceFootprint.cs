@@ -1,0 +1,27 @@
+namespace PortPublisher.Core.Api;
+
+/// <summary>
+/// What a <c>portpublisherd</c> leaves on a host, by name: shared by the service, which makes these, and the CLI's
+/// <c>cleanup</c>, which finds and removes them.
+/// </summary>
+public static class ServiceFootprint
+{
+    public const string DefaultSocket = "/run/portpublisher/portpublisher.sock";
+
+    public const string DefaultStateDir = "/var/lib/portpublisher";
+
+    /// <summary>The name of its <c>ip</c> and <c>ip6</c> nftables tables unless <c>--table</c> says otherwise.</summary>
+    public const string DefaultTable = "portpublisher";
+
+    /// <summary>The state file in the state directory.</summary>
+    public const string StateFile = "state.json";
+
+    /// <summary>The file in the state directory that names the PID holding the directory's lock.</summary>
+    public const string StateLockFile = "lock";
+
+    /// <summary>
+    /// The abstract Unix socket address a service listens on while it manages <paramref name="table"/> in its network
+    /// namespace: the kernel keeps abstract addresses per namespace and frees them when the process dies.
+    /// </summary>
+    public static string TableLockAddress(string table) => $"\0portpublisherd/table/{table}";
+}
