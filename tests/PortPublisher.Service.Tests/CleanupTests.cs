@@ -1,0 +1,74 @@
+using System.Net.Sockets;
+using PortPublisher.TestKit;
+using Xunit;
+using static PortPublisher.Service.Tests.Lab;
+using static PortPublisher.Service.Tests.Net;
+
+namespace PortPublisher.Service.Tests;
+
+/// <summary>
+/// `portpublisher cleanup` in a throwaway host namespace: through the running service it unpublishes; once the service
+/// is stopped (its NAT'ed ports still working until then) it removes the tables and the state; and it never removes
+/// tables that a live service holds.
+/// </summary>
+[Trait("Category", "Netns")]
+public sealed class CleanupTests
+{
+    [Fact]
+    public async Task WhileTheServiceRuns_UnpublishesEverythingThroughItAndLeavesItsTables()
+    {
+        await using Lab lab = await Lab.StartAsync();
+        Assert.Equal(0, lab.Cli("publish", "cl-a", "--netns", lab.Container, "-p", "7901:80").Code);
+        Assert.Equal(0, lab.Cli("publish", "cl-b", "--netns", lab.Container, "-p", "127.0.0.1:7902:80").Code);
+        (int code, string stdout, string stderr) = lab.CliInHost("cleanup", "--state-dir", lab.StateDir);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(
+            $"unpublished cl-a\nunpublished cl-b\nportpublisherd is running: its nftables tables ip/ip6 portpublisher and state in {lab.StateDir} stay while it runs (now empty). "
+            + "Stop it (systemctl stop portpublisher), then run `portpublisher cleanup` again to remove them.\n",
+            stdout);
+        Assert.Equal("NAME   NETNS   CARRIER   PORTS\n", lab.Cli("ls").Stdout);
+        Assert.Equal("table ip portpublisher\ntable ip6 portpublisher\n", lab.InHost("nft list tables"));
+    }
+
+    [Fact]
+    public async Task AfterAStop_RemovesTheTablesAndTheState_UntilThenNatStillCarries()
+    {
+        await using Lab lab = await Lab.StartAsync();
+        using Peer web = Peer.TcpServer(lab.ContainerNs, ContainerV4, 80);
+        Assert.Equal(0, lab.Cli("publish", "cl-web", "--netns", lab.Container, "-p", "7903:80").Code);
+        lab.StopService(kill: false);
+
+        // What outlives a stop: the NAT'ed port keeps working.
+        Assert.Equal($"peer={ClientV4}", await Peer.AskTcp(lab.ClientNs, HostV4, 7903));
+
+        (int code, string stdout, string stderr) = lab.CliInHost("cleanup", "--state-dir", lab.StateDir);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(
+            $"removed nftables table ip portpublisher\nremoved nftables table ip6 portpublisher\nremoved {lab.StateDir}/state.json\nremoved {lab.StateDir}/lock\nremoved {lab.StateDir}/\n",
+            stdout);
+        Assert.Equal(string.Empty, lab.InHost("nft list tables"));
+        Assert.False(Directory.Exists(lab.StateDir));
+        await Assert.ThrowsAnyAsync<SocketException>(() => Peer.AskTcp(lab.ClientNs, HostV4, 7903));
+
+        // Nothing left: a second run says so and succeeds.
+        Assert.Equal(
+            (0, $"nothing to clean up: no nftables tables ip/ip6 portpublisher in this network namespace, no state in {lab.StateDir}\n"),
+            (lab.CliInHost("cleanup", "--state-dir", lab.StateDir) is var again ? (again.Code, again.Stdout) : default));
+    }
+
+    [Fact]
+    public async Task ALiveServiceThatDoesNotAnswerOnTheSocket_KeepsItsTablesAndState()
+    {
+        await using Lab lab = await Lab.StartAsync();
+        Assert.Equal(0, lab.Cli("publish", "cl-kept", "--netns", lab.Container, "-p", "7904:80").Code);
+        string other = Path.Combine(lab.Dir, "other.sock");
+        (int code, string stdout, string stderr) = Shell.Run("ip", ["netns", "exec", lab.Host, "dotnet", CliDll, "-H", $"unix://{other}", "cleanup", "--state-dir", lab.StateDir]);
+        Assert.Equal((1, string.Empty), (code, stdout));
+        Assert.Equal(
+            $"portpublisher: a portpublisherd (PID {lab.ServicePid}) in this network namespace manages nftables table 'portpublisher' but does not answer on {other}; stop it first (or pass its socket with -H); nothing was removed\n",
+            stderr);
+        Assert.Equal("table ip portpublisher\ntable ip6 portpublisher\n", lab.InHost("nft list tables"));
+        Assert.True(File.Exists(Path.Combine(lab.StateDir, "state.json")));
+        Assert.Contains("cl-kept", lab.Cli("ls").Stdout, StringComparison.Ordinal);
+    }
+}
