@@ -75,9 +75,70 @@ public sealed class RestartTests
     }
 
     [Fact]
-    public async Task NftFlushRuleset_TrafficRecoversWithinASecond()
+    public async Task NftFlushRuleset_LeavesTheOwnedTablesAndAnEstablishedNatStreamAlone()
     {
         await using Lab lab = await Lab.StartAsync();
+
+        // 2 MB in two halves; between them the host's ruleset is flushed five times and our tables deleted once.
+        var halfway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using Peer streamer = Peer.TcpServer(lab.ContainerNs, ContainerV4, 80, async c =>
+        {
+            var chunk = new byte[20_000];
+            for (int i = 0; i < 100; i++)
+            {
+                if (i == 50)
+                {
+                    await flushed.Task.WaitAsync(TimeSpan.FromSeconds(20));
+                }
+
+                await c.SendAsync(chunk);
+            }
+
+            c.Shutdown(SocketShutdown.Both);
+        });
+        Assert.Equal(0, lab.Cli("publish", "web", "--netns", lab.Container, "-p", "8080:80").Code);
+        string tables = lab.InHost("nft -a -s list ruleset");
+        using Socket client = lab.ClientNs.Run(() => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        await client.ConnectAsync(new IPEndPoint(IPAddress.Parse(HostV4), 8080));
+        Task<long> transfer = Task.Run(async () =>
+        {
+            var buffer = new byte[65536];
+            long total = 0;
+            int n;
+            while ((n = await client.ReceiveAsync(buffer)) > 0)
+            {
+                total += n;
+                if (total >= 1_000_000)
+                {
+                    halfway.TrySetResult();
+                }
+            }
+
+            return total;
+        });
+
+        await halfway.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        for (int i = 0; i < 5; i++)
+        {
+            lab.InHost("nft flush ruleset");
+        }
+
+        (int code, string stdout, string stderr) = Shell.Run("ip", ["netns", "exec", lab.Host, "nft", "delete", "table", "ip", "portpublisher"]);
+        Assert.True(code != 0, "another process deleted the service's table: " + stdout);
+        Assert.Contains("Operation not permitted", stderr, StringComparison.Ordinal);
+        flushed.SetResult();
+
+        Assert.Equal(2_000_000, await transfer.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(tables, lab.InHost("nft -a -s list ruleset")); // same handles: nothing was rebuilt
+        Assert.Contains("owned by the service", lab.Cli("status").Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("repaired in", lab.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NftFlushRuleset_UnprotectedTablesAreRepairedAndTrafficRecoversWithinASecond()
+    {
+        await using Lab lab = await Lab.StartAsync("--protect-tables", "false");
         using var cts = new CancellationTokenSource();
         using Peer web = Peer.TcpServer(lab.ContainerNs, ContainerV4, 80);
         Assert.Equal(0, lab.Cli("publish", "web", "--netns", lab.Container, "-p", "8080:80").Code);

@@ -75,4 +75,34 @@ public sealed class StateDirectoryTests
             TrySh($"umount {lab.StateDir}");
         }
     }
+
+    [Fact]
+    public async Task ReadOnlyStateDirectoryAtStart_TheServiceStartsServesReadsAndRefusesEveryChangeNamingIt()
+    {
+        await using Lab lab = await Lab.StartAsync();
+        lab.StopService(kill: false);
+        Sh($"mount -t tmpfs -o size=64k,mode=0700 {lab.Id}-state {lab.StateDir}");
+        try
+        {
+            await lab.StartServiceAsync();
+            Assert.Equal(0, lab.Cli(s_cliDeadline, "publish", "kept", "--netns", lab.Container, "-p", "7810:80").Code);
+            lab.StopService(kill: false);
+            Sh($"mount -o remount,ro {lab.StateDir}");
+
+            await lab.StartServiceAsync();
+            Assert.Equal("0.0.0.0:7810\n[::]:7810\n", lab.Cli(s_cliDeadline, "port", "kept", "80").Stdout);
+            (int code, _, string stderr) = lab.Cli(s_cliDeadline, "publish", "new", "--netns", lab.Container, "-p", "7811:80");
+            Assert.Equal(1, code);
+            Assert.Contains(lab.StateDir, stderr, StringComparison.Ordinal);
+            (code, _, stderr) = lab.Cli(s_cliDeadline, "unpublish", "kept");
+            Assert.Equal(1, code);
+            Assert.Contains(lab.StateDir, stderr, StringComparison.Ordinal);
+            Assert.Equal("0.0.0.0:7810\n[::]:7810\n", lab.Cli(s_cliDeadline, "port", "kept", "80").Stdout);
+        }
+        finally
+        {
+            lab.StopService(kill: true);
+            TrySh($"umount {lab.StateDir}");
+        }
+    }
 }

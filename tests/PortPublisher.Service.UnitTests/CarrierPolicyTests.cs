@@ -28,7 +28,10 @@ public sealed class CarrierPolicyTests
         { "0.0.0.0", "tcp", false, "v4", "proxy", true, "proxy:10.88.0.2" },
         { "0.0.0.0", "tcp", false, "v4", "auto", false, "proxy:10.88.0.2" },
         { "0.0.0.0", "tcp", false, "v4", "nat", false, "refuse:NAT cannot carry this binding: nftables is unavailable; use --mode auto or proxy" },
-        { "127.0.0.1", "tcp", false, "v4", "auto", true, "nat:10.88.0.2" },
+        { "127.0.0.1", "tcp", false, "v4", "auto", true, "proxy:10.88.0.2" }, // no route_localnet in auto
+        { "127.0.0.5", "udp", false, "v4", "auto", true, "proxy:10.88.0.2" },
+        { "127.0.0.1", "tcp", false, "v4", "nat", true, "nat:10.88.0.2" },
+        { "127.0.0.1", "sctp", false, "v4", "auto", true, "nat:10.88.0.2" }, // only NAT carries SCTP
         { "::", "tcp", true, "v4", "auto", true, "proxy:10.88.0.2" },
         { "::", "tcp", true, "v4", "nat", true, "skip" },
         { "::", "tcp", false, "v4", "nat", true, "refuse:NAT cannot carry this binding: the target has no IPv6 address; use --mode auto or proxy" },

@@ -39,6 +39,7 @@ internal sealed class Pipeline
 
         Nat = Substitute.For<INatBackend>();
         Nat.Available.Returns(true);
+        Nat.Adopt().Returns(true);
         Nat.When(n => n.Apply(Arg.Any<IReadOnlyCollection<NatBinding>>(), Arg.Any<IReadOnlyCollection<NatBinding>>())).Do(c =>
         {
             // A transaction is atomic: one that fails changes nothing.

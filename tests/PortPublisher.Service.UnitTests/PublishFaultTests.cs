@@ -18,7 +18,7 @@ namespace PortPublisher.Service.UnitTests;
 /// </summary>
 public sealed class PublishFaultTests
 {
-    // NAT (0.0.0.0, 127.0.0.1, UDP), the proxy ([::] to an IPv4-only target, implied and explicit), a dynamic port.
+    // NAT (0.0.0.0, UDP), the proxy (127.0.0.1 in auto, [::] to an IPv4-only target, implied and explicit), a dynamic port.
     private static readonly string[] s_specs = ["8080:80", "5353:53/udp", "127.0.0.1::81", "[::]:9090:90"];
 
     public static TheoryData<string> Steps => ["open target", "allocate", "persist", "set sysctls", "program nftables", "flush conntrack", "start proxies"];
@@ -85,9 +85,13 @@ public sealed class PublishFaultTests
         PublicationDto dto = await p.PublishAsync("web", s_specs);
 
         Assert.Equal(6, dto.Bindings.Count);
-        Assert.Equal(3, p.NatElements.Count); // 0.0.0.0:8080, 0.0.0.0:5353/udp, 127.0.0.1:dynamic
-        Assert.Equal(3, p.Listening.Count);   // [::]:8080, [::]:5353/udp, [::]:9090: proxied to the IPv4-only target
+        Assert.Equal(2, p.NatElements.Count); // 0.0.0.0:8080, 0.0.0.0:5353/udp
+
+        // [::]:8080, [::]:5353/udp, [::]:9090 proxied to the IPv4-only target, 127.0.0.1:dynamic proxied in auto, and
+        // the NAT'ed 0.0.0.0 ones listening for the host's own 127.0.0.1 clients.
+        Assert.Equal(6, p.Listening.Count);
         p.Sysctls.Received(1).EnsureFor(p.Target);
+        p.Sysctls.DidNotReceiveWithAnyArgs().SyncLocalnet(default!); // nothing NAT'ed to 127/8: no route_localnet
         p.Conntrack.Received(1).FlushUdp(Arg.Is<IReadOnlyCollection<ushort>>(x => x.SequenceEqual(new ushort[] { 5353 })));
         Assert.Single(Assert.Single(p.Saved).Publications);
         Assert.Equal(next + 1, p.NextDynamicPort());
@@ -100,6 +104,31 @@ public sealed class PublishFaultTests
         Assert.All(p.Reservations.Handles, h => Assert.True(h.IsClosed));
         Assert.Empty(p.Saved[^1].Publications);
         p.Namespace.Received(1).Dispose();
+    }
+
+    [Fact]
+    public async Task NatTo127NeedsRouteLocalnetOnlyWhileItIsPublished()
+    {
+        var p = new Pipeline();
+        await p.Publisher.PublishAsync(PublishValidator.Validate(new PublishRequest("web", "web", ["127.0.0.1:8080:80"], PublishMode.Nat)), CancellationToken.None);
+        Assert.Single(p.NatElements);
+        p.Sysctls.Received(1).SyncLocalnet(Arg.Is<IReadOnlyCollection<System.Net.IPAddress>>(t => t.SequenceEqual(new[] { p.Target.V4 })));
+
+        await p.Publisher.UnpublishAsync("web");
+        p.Sysctls.Received(1).SyncLocalnet(Arg.Is<IReadOnlyCollection<System.Net.IPAddress>>(t => t.Count == 0));
+    }
+
+    [Fact]
+    public async Task AFailedNatTo127PublishTurnsRouteLocalnetBackOff()
+    {
+        var p = new Pipeline();
+        p.NatAddFault = new NetlinkException(1, "injected");
+        await Assert.ThrowsAsync<PublishException>(() => p.Publisher.PublishAsync(PublishValidator.Validate(new PublishRequest("web", "web", ["127.0.0.1:8080:80"], PublishMode.Nat)), CancellationToken.None).AsTask());
+        Received.InOrder(() =>
+        {
+            p.Sysctls.SyncLocalnet(Arg.Is<IReadOnlyCollection<System.Net.IPAddress>>(t => t.Count == 1));
+            p.Sysctls.SyncLocalnet(Arg.Is<IReadOnlyCollection<System.Net.IPAddress>>(t => t.Count == 0));
+        });
     }
 
     [Fact]
@@ -123,7 +152,7 @@ public sealed class PublishFaultTests
     {
         var p = new Pipeline();
         p.NatAddFault = new NetlinkException(1, "injected");
-        await Assert.ThrowsAsync<PublishException>(() => p.PublishAsync("first", "127.0.0.2::80").AsTask());
+        await Assert.ThrowsAsync<PublishException>(() => p.Publisher.PublishAsync(PublishValidator.Validate(new PublishRequest("first", "web", ["127.0.0.2::80"], PublishMode.Nat)), CancellationToken.None).AsTask());
         p.NatAddFault = null;
         Assert.Equal(Pipeline.Dynamic.Start, (await p.PublishAsync("second", "127.0.0.2::80")).Bindings[0].HostPort);
     }
@@ -166,7 +195,7 @@ public sealed class PublishFaultTests
         PublicationDto dto = await p.Publisher.PublishAsync(PublishValidator.Validate(new PublishRequest("web", "web", ["8080:80"], PublishMode.Nat)), CancellationToken.None);
         Assert.Equal("0.0.0.0", Assert.Single(dto.Bindings).HostIp);
         Assert.Equal([CarrierPolicy.SkippedV6Warning], dto.Warnings);
-        Assert.Empty(p.Listening);
+        Assert.Single(p.Listening); // 0.0.0.0:8080 itself, for the host's own 127.0.0.1 clients (never DNAT'ed)
 
         PublishException e = await Assert.ThrowsAsync<PublishException>(() => p.Publisher.PublishAsync(PublishValidator.Validate(new PublishRequest("v6", "web", ["[::]:8181:80"], PublishMode.Nat)), CancellationToken.None).AsTask());
         Assert.Equal("[::]:8181->80/tcp: NAT cannot carry this binding: the target has no IPv6 address; use --mode auto or proxy", e.Message);

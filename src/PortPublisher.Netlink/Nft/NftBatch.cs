@@ -17,11 +17,14 @@ internal sealed class NftBatch
     public int Count => _ops.Count;
 
     /// <summary>NEWTABLE without EXCL: creates the table, or succeeds without change if it exists.</summary>
-    public void AddTable(byte family, string name, uint flags = 0) =>
+    public void AddTable(byte family, string name, uint? flags = 0) =>
         Add(NfTables.NFT_MSG_NEWTABLE, 0, family, $"add table {FamilyName(family)} {name}", w =>
         {
             w.WriteString(NfTables.NFTA_TABLE_NAME, name);
-            w.WriteUInt32BigEndian(NfTables.NFTA_TABLE_FLAGS, flags);
+            if (flags is uint f)
+            {
+                w.WriteUInt32BigEndian(NfTables.NFTA_TABLE_FLAGS, f);
+            }
         });
 
     /// <summary>DELTABLE by family and name; removes its chains, rules and sets too.</summary>

@@ -39,7 +39,7 @@ internal static class NftRuleset
             ("prerouting", "portpublisher: dnat specific"),
             ("prerouting", "portpublisher: dnat wildcard"),
             ("output", "portpublisher: dnat specific"),
-            ("output", "portpublisher: dnat wildcard"),
+            ("output", family == NfNetlink.NFPROTO_IPV4 && options.LoopbackByProxy ? "portpublisher: dnat wildcard but 127/8" : "portpublisher: dnat wildcard"),
             ("hairpin", "portpublisher: mark hairpin"),
         };
         if (family == NfNetlink.NFPROTO_IPV4)
@@ -57,13 +57,13 @@ internal static class NftRuleset
     }
 
     /// <summary>Adds the table with its maps, chains and rules (not its elements) to a batch.</summary>
-    public static void AddDefinition(NftBatch batch, byte family, NftablesOptions options)
+    public static void AddDefinition(NftBatch batch, byte family, NftablesOptions options, uint tableFlags = 0)
     {
         bool v6 = family == NfNetlink.NFPROTO_IPV6;
         string t = options.TableName;
         uint addrType = v6 ? NfTables.TYPE_IP6ADDR : NfTables.TYPE_IPADDR;
         uint alen = v6 ? 16u : 4u;
-        batch.AddTable(family, t);
+        batch.AddTable(family, t, tableFlags);
         batch.AddMap(family, t, PublishedMap, Concat(addrType, NfTables.TYPE_INET_PROTOCOL, NfTables.TYPE_INET_SERVICE), alen + 8, Concat(addrType, NfTables.TYPE_INET_SERVICE), alen + 4, PublishedSetId, counter: true);
         batch.AddMap(family, t, PublishedAnyMap, Concat(NfTables.TYPE_INET_PROTOCOL, NfTables.TYPE_INET_SERVICE), 8, Concat(addrType, NfTables.TYPE_INET_SERVICE), alen + 4, PublishedAnySetId, counter: true);
         foreach ((string name, string type, uint hook, int prio) in Chains)
@@ -88,7 +88,7 @@ internal static class NftRuleset
         Rule(Dnat(family, specific: true, output: false));
         Rule(Dnat(family, specific: false, output: false));
         Rule(Dnat(family, specific: true, output: true));
-        Rule(Dnat(family, specific: false, output: true));
+        Rule(Dnat(family, specific: false, output: true, skipLoopback4: options.LoopbackByProxy));
         Rule(Hairpin(options.HairpinMark));
         if (!v6)
         {
@@ -216,7 +216,7 @@ internal static class NftRuleset
     /// chain, ::1 is left alone: the kernel never routes it off lo, so a DNAT'ed ::1 connection could only fail; the
     /// service's proxy, listening on the [::] socket, serves it instead (as docker-proxy does).
     /// </summary>
-    private static NftExpression[] Dnat(byte family, bool specific, bool output)
+    private static NftExpression[] Dnat(byte family, bool specific, bool output, bool skipLoopback4 = false)
     {
         bool v6 = family == NfNetlink.NFPROTO_IPV6;
         uint r = NfTables.NFT_REG32_00;
@@ -230,6 +230,13 @@ internal static class NftRuleset
         {
             e.Add(new PayloadExpression(NfTables.NFT_REG_1, NfTables.NFT_PAYLOAD_NETWORK_HEADER, 24, 16));
             e.Add(new CmpExpression(NfTables.NFT_REG_1, NfTables.NFT_CMP_NEQ, IPAddress.IPv6Loopback.GetAddressBytes()));
+        }
+
+        if (!v6 && output && skipLoopback4)
+        {
+            // ip daddr != 127.0.0.0/8, as nft encodes it: the /8 shortened to its first byte.
+            e.Add(new PayloadExpression(NfTables.NFT_REG_1, NfTables.NFT_PAYLOAD_NETWORK_HEADER, 16, 1));
+            e.Add(new CmpExpression(NfTables.NFT_REG_1, NfTables.NFT_CMP_NEQ, [0x7f]));
         }
 
         if (specific)

@@ -9,6 +9,8 @@ namespace PortPublisher.Netlink.Nft;
 /// </summary>
 public sealed class NftablesBackend : IDisposable
 {
+    private const int EOPNOTSUPP = 95;
+
     private static readonly byte[] s_families = [NfNetlink.NFPROTO_IPV4, NfNetlink.NFPROTO_IPV6];
 
     private readonly NftConnection _conn;
@@ -31,24 +33,71 @@ public sealed class NftablesBackend : IDisposable
     public uint Generation => _conn.GetGeneration();
 
     /// <summary>
+    /// True while our command socket owns both tables (<see cref="NftablesOptions.Owned"/> on a kernel that has
+    /// the flags, after <see cref="InstallOrReplace"/> or <see cref="Adopt"/>).
+    /// </summary>
+    public bool Owns { get; private set; }
+
+    /// <summary>Why <see cref="NftablesOptions.Owned"/> could not be honoured, or null.</summary>
+    public string? OwnershipUnavailable { get; private set; }
+
+    private uint TableFlags => Options.Owned && OwnershipUnavailable is null ? NfTables.NFT_TABLE_F_OWNER | NfTables.NFT_TABLE_F_PERSIST : 0;
+
+    /// <summary>
     /// Creates both tables with exactly these bindings, replacing whatever tables of that name exist, in one
-    /// transaction: <c>NEWTABLE t; DELTABLE t; NEWTABLE t …</c> (the first NEWTABLE makes the delete safe when
-    /// the table is absent). Established connections keep their conntrack NAT state throughout.
+    /// transaction: <c>NEWTABLE t; DELTABLE t; NEWTABLE t …</c>. The first NEWTABLE carries no flags attribute, so it
+    /// is a no-op on any existing table (plain, orphaned or ours) and makes the delete safe when the table is absent;
+    /// the definition's NEWTABLE sets the ownership flags. The loopback guard is part of the same transaction, so no
+    /// packet ever sees the maps without it. Established connections keep their conntrack NAT state throughout.
     /// </summary>
     public void InstallOrReplace(IEnumerable<NatBinding> bindings)
     {
         ArgumentNullException.ThrowIfNull(bindings);
         List<NatBinding> all = Distinct(bindings, "install");
+        try
+        {
+            CommitDefinition(all);
+        }
+        catch (NetlinkException e) when (e.Errno == EOPNOTSUPP && TableFlags != 0 && e.Operation.StartsWith("add table", StringComparison.Ordinal))
+        {
+            // A kernel before 6.9 has no PERSIST flag (and one before 5.12 no OWNER): plain tables, self-repaired.
+            OwnershipUnavailable = $"this kernel cannot own tables ({e.Message})";
+            CommitDefinition(all);
+        }
+
+        Owns = TableFlags != 0;
+    }
+
+    /// <summary>
+    /// Takes ownership of existing tables of ours (orphaned by a previous run, or plain ones a firewall tool left)
+    /// without touching their chains, maps or elements: a NEWTABLE per family with the ownership flags. Returns false
+    /// when that needs a replacement instead (a plain table cannot be given PERSIST, EOPNOTSUPP); EPERM means another
+    /// live socket owns them. A no-op unless <see cref="NftablesOptions.Owned"/>.
+    /// </summary>
+    public bool Adopt()
+    {
+        if (TableFlags == 0 || Owns)
+        {
+            return true;
+        }
+
         var batch = new NftBatch();
         foreach (byte family in s_families)
         {
-            batch.AddTable(family, Options.TableName);
-            batch.DeleteTable(family, Options.TableName);
-            NftRuleset.AddDefinition(batch, family, Options);
-            AddElements(batch, family, all.Where(b => Family(b) == family), exclusive: true);
+            batch.AddTable(family, Options.TableName, TableFlags);
         }
 
-        Commit(batch, () => Check(all).State == RulesetState.InSync);
+        try
+        {
+            _conn.Commit(batch);
+        }
+        catch (NetlinkException e) when (e.Errno == EOPNOTSUPP)
+        {
+            return false;
+        }
+
+        Owns = true;
+        return true;
     }
 
     /// <summary>
@@ -224,6 +273,20 @@ public sealed class NftablesBackend : IDisposable
             w.WriteString(NfTables.NFTA_SET_ELEM_LIST_TABLE, Options.TableName);
             w.WriteString(NfTables.NFTA_SET_ELEM_LIST_SET, map);
         }, $"list map {NftBatch.FamilyName(family)} {Options.TableName} {map}");
+
+    private void CommitDefinition(List<NatBinding> all)
+    {
+        var batch = new NftBatch();
+        foreach (byte family in s_families)
+        {
+            batch.AddTable(family, Options.TableName, flags: null);
+            batch.DeleteTable(family, Options.TableName);
+            NftRuleset.AddDefinition(batch, family, Options, TableFlags);
+            AddElements(batch, family, all.Where(b => Family(b) == family), exclusive: true);
+        }
+
+        Commit(batch, () => Check(all).State == RulesetState.InSync);
+    }
 
     private void AddElements(NftBatch batch, byte family, IEnumerable<NatBinding> bindings, bool exclusive)
     {

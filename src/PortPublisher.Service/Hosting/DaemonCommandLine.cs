@@ -44,7 +44,7 @@ internal static class DaemonCommandLine
             "portpublisherd: publishes ports of Linux network namespaces (nftables DNAT, or a userland proxy where NAT cannot serve) "
             + "for the `portpublisher` CLI and the docker CLI, on a Unix socket. Each option is also a setting "
             + "PortPublisher:<Name> (Socket, SocketGroup, StateDir, Metrics, Mode, DynamicPorts, Table, MetricsPerBinding, "
-            + "MaxConnections) in the JSON file, or an environment variable PortPublisher__<Name>; log levels are "
+            + "MaxConnections, ProtectTables) in the JSON file, or an environment variable PortPublisher__<Name>; log levels are "
             + "Logging:LogLevel:<Category> (Logging__LogLevel__Default=Debug). The command line wins over the environment, "
             + "which wins over the file.")
         {
@@ -57,6 +57,7 @@ internal static class DaemonCommandLine
             Opt("--dynamic-ports", "START-END", "Range for dynamic host ports (default: the kernel's ip_local_port_range)"),
             Opt("--table", "NAME", "Name of our ip/ip6 nftables tables (default portpublisher); one service per table per namespace"),
             Boolean("--metrics-per-binding", "Label proxy and NAT metrics per host port too"),
+            Boolean("--protect-tables", "Own the nftables tables so that no other tool can flush them while the service runs (default true; Linux 6.9+)"),
             new Option<int>("--max-connections") { HelpName = "N", Description = "Proxied TCP connections one binding relays at once (default 4096)" },
         };
         root.SetAction(_ => run());

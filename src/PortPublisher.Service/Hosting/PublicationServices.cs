@@ -39,6 +39,7 @@ internal static class PublicationServices
         services.AddSingleton<Publisher>();
         services.AddSingleton<StateRestorer>();
         services.AddSingleton<NamespaceWatcher>();
+        services.AddSingleton<LinkWatcher>();
         services.AddSingleton<ParkedRetrier>();
         services.AddSingleton<PublicationManager>();
         services.AddHostedService(sp => sp.GetRequiredService<PublicationManager>());

@@ -36,6 +36,7 @@ internal static class ServiceConfiguration
         ["--table"] = $"{PortPublisherOptions.Section}:Table",
         ["--metrics-per-binding"] = $"{PortPublisherOptions.Section}:MetricsPerBinding",
         ["--max-connections"] = $"{PortPublisherOptions.Section}:MaxConnections",
+        ["--protect-tables"] = $"{PortPublisherOptions.Section}:ProtectTables",
         ["--config"] = "Config",
     };
 

@@ -1,14 +1,25 @@
 using System.Collections.Immutable;
+using System.Net;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using PortPublisher.Netlink;
+using PortPublisher.Netlink.Route;
 using PortPublisher.Service.Logging;
+using PortPublisher.Service.Options;
 using PortPublisher.Service.Publications;
 
 namespace PortPublisher.Service.Kernel;
 
-/// <summary><see cref="IHostSysctls"/> under /proc/sys of the service's namespace. Failures are logged, not thrown.</summary>
-internal sealed class HostSysctls(ILogger<HostSysctls> logger) : IHostSysctls
+/// <summary>
+/// <see cref="IHostSysctls"/> under /proc/sys of the service's namespace. Failures are logged, not thrown. The links
+/// whose route_localnet the service turned on are kept in STATE_DIR/route_localnet, so that after a crash the next
+/// start still knows which ones to turn off and never resets one that someone else had set.
+/// </summary>
+internal sealed class HostSysctls(IOptions<PortPublisherOptions> options, ILogger<HostSysctls> logger) : IHostSysctls, IDisposable
 {
-    private ImmutableHashSet<string> _localnetInterfaces = [];
+    private readonly string _marker = Path.Combine(options.Value.StateDir, "route_localnet");
+    private ImmutableHashSet<string>? _ours;
+    private RouteNetlink? _routes;
 
     public void EnsureFor(Target target)
     {
@@ -17,14 +28,54 @@ internal sealed class HostSysctls(ILogger<HostSysctls> logger) : IHostSysctls
         {
             Write("net/ipv6/conf/all/forwarding", "1");
         }
+    }
 
-        if (target.V4Interface is not null)
+    public void SyncLocalnet(IReadOnlyCollection<IPAddress> targets)
+    {
+        ImmutableHashSet<string> ours = Ours();
+        var wanted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (IPAddress target in targets)
         {
-            // DNAT of 127.0.0.1-bound ports: the kernel drops 127/8 packets routed off lo unless this is set;
-            // the loopback guard in our tables keeps outside packets to 127/8 out.
-            Write($"net/ipv4/conf/{target.V4Interface}/route_localnet", "1");
-            ImmutableInterlocked.Update(ref _localnetInterfaces, (set, name) => set.Add(name), target.V4Interface);
+            if (Route(target) is string link)
+            {
+                wanted.Add(link);
+            }
         }
+
+        ImmutableHashSet<string> next = ours;
+        foreach (string link in wanted)
+        {
+            string key = $"net/ipv4/conf/{link}/route_localnet";
+            if (ReadOne(key) == "1")
+            {
+                continue; // set already: by us (kept in the marker) or by someone else (then never ours to reset)
+            }
+
+            if (Write(key, "1"))
+            {
+                next = next.Add(link);
+                ServiceLog.LocalnetChanged(logger, link, "1", "a NAT'ed 127.0.0.0/8 binding reaches its target through it");
+            }
+        }
+
+        foreach (string link in ours.Except(wanted))
+        {
+            Reset(link, "no NAT'ed 127.0.0.0/8 binding needs it any more");
+            next = next.Remove(link);
+        }
+
+        Save(next);
+    }
+
+    public void ReleaseLocalnet()
+    {
+        ImmutableHashSet<string> ours = Ours();
+        foreach (string link in ours)
+        {
+            Reset(link, "the service stopped, and with it the loopback guard's repair");
+        }
+
+        Save([]);
     }
 
     public IReadOnlyDictionary<string, string> Read()
@@ -36,12 +87,100 @@ internal sealed class HostSysctls(ILogger<HostSysctls> logger) : IHostSysctls
             ["net.ipv4.conf.all.route_localnet"] = ReadOne("net/ipv4/conf/all/route_localnet"),
             ["net.ipv4.ip_local_port_range"] = ReadOne("net/ipv4/ip_local_port_range").Replace('\t', ' '),
         };
-        foreach (string iface in _localnetInterfaces)
+        foreach (string link in _ours ?? [])
         {
-            values[$"net.ipv4.conf.{iface}.route_localnet"] = ReadOne($"net/ipv4/conf/{iface}/route_localnet");
+            values[$"net.ipv4.conf.{link}.route_localnet"] = ReadOne($"net/ipv4/conf/{link}/route_localnet");
         }
 
         return values;
+    }
+
+    public void Dispose() => _routes?.Dispose();
+
+    private string? Route(IPAddress target)
+    {
+        try
+        {
+            _routes ??= new RouteNetlink();
+            RouteLookup? r = _routes.GetRoute(target);
+            return r is { IsLocal: false } ? r.OutputInterface : null;
+        }
+        catch (NetlinkException e)
+        {
+            ServiceLog.SysctlFailed(logger, $"route_localnet (route to {target})", e.Message);
+            return null;
+        }
+    }
+
+    private void Reset(string link, string reason)
+    {
+        string key = $"net/ipv4/conf/{link}/route_localnet";
+        if (!File.Exists($"/proc/sys/{key}"))
+        {
+            return; // the link is gone, and its setting with it
+        }
+
+        if (Write(key, "0"))
+        {
+            ServiceLog.LocalnetChanged(logger, link, "0", reason);
+        }
+    }
+
+    private ImmutableHashSet<string> Ours()
+    {
+        if (_ours is null)
+        {
+            try
+            {
+                _ours = [.. File.ReadAllLines(_marker).Where(l => l.Length > 0 && !l.Contains('/') && !l.Contains(".."))];
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                _ours = [];
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                ServiceLog.SysctlFailed(logger, _marker, e.Message);
+                _ours = [];
+            }
+        }
+
+        return _ours;
+    }
+
+    private void Save(ImmutableHashSet<string> next)
+    {
+        ImmutableHashSet<string>? before = _ours;
+        _ours = next;
+        if (before is not null && before.SetEquals(next))
+        {
+            return;
+        }
+
+        try
+        {
+            if (next.IsEmpty)
+            {
+                File.Delete(_marker);
+                return;
+            }
+
+            string tmp = _marker + ".tmp";
+            File.WriteAllLines(tmp, next.Order(StringComparer.Ordinal));
+            File.Move(tmp, _marker, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            ServiceLog.SysctlFailed(logger, _marker, e.Message);
+            try
+            {
+                File.Delete(_marker + ".tmp");
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // Nothing more to do: the marker only errs towards leaving a setting on.
+            }
+        }
     }
 
     private static string ReadOne(string key)
@@ -56,7 +195,7 @@ internal sealed class HostSysctls(ILogger<HostSysctls> logger) : IHostSysctls
         }
     }
 
-    private void Write(string key, string value)
+    private bool Write(string key, string value)
     {
         string path = $"/proc/sys/{key}";
         try
@@ -65,10 +204,13 @@ internal sealed class HostSysctls(ILogger<HostSysctls> logger) : IHostSysctls
             {
                 File.WriteAllText(path, value);
             }
+
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             ServiceLog.SysctlFailed(logger, key.Replace('/', '.'), e.Message);
+            return false;
         }
     }
 }

@@ -22,6 +22,18 @@ internal interface INatBackend : IDisposable
     /// <summary>Replaces our tables with exactly <paramref name="expected"/>, atomically.</summary>
     void InstallOrReplace(IReadOnlyCollection<NatBinding> expected);
 
+    /// <summary>True while the service's socket owns the tables, so nobody else can flush them.</summary>
+    bool Owns { get; }
+
+    /// <summary>Why the tables cannot be owned here (an older kernel), or null.</summary>
+    string? OwnershipUnavailable { get; }
+
+    /// <summary>
+    /// Takes ownership of tables that already match (left by a previous run) without touching their contents; false
+    /// when they must be replaced to be owned. True at once when the tables are not to be owned.
+    /// </summary>
+    bool Adopt();
+
     /// <summary>Calls <paramref name="onForeignChange"/> (on another thread) when someone else changes nf_tables.</summary>
     IDisposable WatchForeignChanges(Action onForeignChange);
 

@@ -9,11 +9,19 @@ namespace PortPublisher.Service.Kernel;
 internal sealed class NftablesNat(IOptions<PortPublisherOptions> options) : INatBackend
 {
     private readonly string _table = options.Value.Table;
+    private readonly bool _protect = options.Value.ProtectTables;
     private NftablesBackend? _writer;
 
     public bool Available => _writer is not null;
 
-    public string Description => Available ? $"nftables (tables ip/ip6 {_table}) + userland proxy" : "userland proxy only (nftables unavailable)";
+    public string Description => !Available ? "userland proxy only (nftables unavailable)"
+        : $"nftables (tables ip/ip6 {_table}, {Protection}) + userland proxy";
+
+    public bool Owns => _writer?.Owns ?? false;
+
+    public string? OwnershipUnavailable => _writer?.OwnershipUnavailable;
+
+    private string Protection => Owns ? "owned by the service" : !_protect ? "not protected" : OwnershipUnavailable ?? "not yet owned";
 
     public NftablesBackend? CounterReader { get; private set; }
 
@@ -21,7 +29,7 @@ internal sealed class NftablesNat(IOptions<PortPublisherOptions> options) : INat
     {
         try
         {
-            _writer = new NftablesBackend(null, new NftablesOptions { TableName = _table });
+            _writer = new NftablesBackend(null, new NftablesOptions { TableName = _table, Owned = _protect, LoopbackByProxy = true });
             CounterReader = new NftablesBackend(null, new NftablesOptions { TableName = _table });
             return null;
         }
@@ -38,6 +46,8 @@ internal sealed class NftablesNat(IOptions<PortPublisherOptions> options) : INat
     public RulesetCheck Check(IReadOnlyCollection<NatBinding> expected) => Writer.Check(expected);
 
     public void InstallOrReplace(IReadOnlyCollection<NatBinding> expected) => Writer.InstallOrReplace(expected);
+
+    public bool Adopt() => Writer.Adopt();
 
     public IDisposable WatchForeignChanges(Action onForeignChange)
     {

@@ -71,4 +71,10 @@ internal static partial class ServiceLog
 
     [LoggerMessage(1021, LogLevel.Information, "Restored {Name}: {Bindings} bindings in {Milliseconds} ms")]
     public static partial void RestoredOne(ILogger logger, string name, int bindings, double milliseconds);
+
+    [LoggerMessage(1090, LogLevel.Warning, "nftables tables are not protected ({Reason}): other tools can flush them; the self-repair rebuilds them")]
+    public static partial void TablesNotProtected(ILogger logger, string reason);
+
+    [LoggerMessage(1091, LogLevel.Information, "route_localnet on {Interface} set to {Value} ({Reason})")]
+    public static partial void LocalnetChanged(ILogger logger, string @interface, string value, string reason);
 }

@@ -43,6 +43,14 @@ public sealed class PortPublisherOptions
     [Range(1, 1_048_576, ErrorMessage = "max connections must be 1 to 1048576")]
     public int MaxConnections { get; set; } = 4096;
 
+    /// <summary>
+    /// Own the nftables tables (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST, Linux 6.9+): while the service runs, no other
+    /// tool can change or delete them, so <c>nft flush ruleset</c> or a firewall reload never opens a gap in NAT, the
+    /// loopback guard or established connections. They outlive the service and are adopted on restart. False: plain
+    /// tables that anyone may flush, rebuilt by the self-repair within milliseconds.
+    /// </summary>
+    public bool ProtectTables { get; set; } = true;
+
     /// <summary>Label proxy metrics per host port too (series grow with every published port).</summary>
     public bool MetricsPerBinding { get; set; }
 }

@@ -29,9 +29,17 @@ internal sealed class ActiveBinding(HostBinding host, Carrier carrier, IPAddress
     }
 
     /// <summary>
-    /// Proxied bindings listen on their reserved socket. So do NAT'ed <c>[::]</c> bindings: the ip6 output chain leaves
-    /// ::1 alone (the kernel keeps it on lo), so local clients of <c>[::1]:port</c> reach the listener, which the proxy
-    /// serves, as Docker's docker-proxy does; every other address is DNAT'ed before it gets there.
+    /// Proxied bindings listen on their reserved socket. So do NAT'ed wildcard bindings: the output chains leave ::1
+    /// (the kernel keeps it on lo) and 127.0.0.0/8 (DNAT'ing it would need route_localnet, which opens the host's
+    /// loopback to its links) alone, so local clients of <c>[::1]:port</c> and <c>127.0.0.1:port</c> reach the listener,
+    /// which the proxy serves, as Docker's docker-proxy does; every other address is DNAT'ed before it gets there.
     /// </summary>
-    public bool Listens => Carrier == Carrier.Proxy || (Host.HostIp.Equals(IPAddress.IPv6Any) && Host.Protocol != Core.Specs.Protocol.Sctp);
+    public bool Listens => Carrier == Carrier.Proxy
+        || ((Host.HostIp.Equals(IPAddress.IPv6Any) || Host.HostIp.Equals(IPAddress.Any)) && Host.Protocol != Core.Specs.Protocol.Sctp);
+
+    /// <summary>
+    /// A NAT'ed 127.0.0.0/8 binding (<c>--mode nat</c>, or SCTP): the host's link to the target needs route_localnet,
+    /// or the kernel drops the DNAT'ed packets as martians.
+    /// </summary>
+    public bool NeedsLocalnet => Carrier == Carrier.Nat && Host.HostIp.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && IPAddress.IsLoopback(Host.HostIp);
 }

@@ -9,7 +9,8 @@ namespace PortPublisher.Service.Publications;
 /// Which carrier moves a binding, as a pure function of the binding's host side, the target and the mode. NAT needs
 /// nftables, a target address of the binding's family, and a host route to it; <c>::1</c> can never be DNAT'ed (the
 /// kernel keeps it on lo). Everything else the proxy carries, dialing from inside the namespace, as docker-proxy does
-/// (v6 to v4 included). SCTP only NAT carries. <c>nat</c> behaves like Docker's <c>userland-proxy=false</c>: the
+/// (v6 to v4 included), and in <c>auto</c> also <c>127.0.0.0/8</c>, so the service never needs route_localnet unless
+/// told <c>nat</c>. SCTP only NAT carries. <c>nat</c> behaves like Docker's <c>userland-proxy=false</c>: the
 /// <c>[::]</c> half of an address-less spec is skipped for an IPv4-only target, an explicit one is refused.
 /// </summary>
 internal static class CarrierPolicy
@@ -53,7 +54,16 @@ internal static class CarrierPolicy
                     : CarrierDecision.Refuse($"SCTP is carried only by NAT, and NAT cannot carry this binding: {whyNotNat}");
         }
 
-        if (mode != PublishMode.Proxy && whyNotNat is null)
+        // 127.0.0.0/8 over NAT needs route_localnet on the host's link to the target, which lets packets to 127/8
+        // in from that link; only our loopback guard keeps them out, and nothing guards once the service has stopped
+        // and someone flushes the ruleset. Docker with its userland proxy never sets route_localnet either.
+        bool loopback4 = !v6Host && IPAddress.IsLoopback(hostIp);
+        if (mode == PublishMode.Auto && whyNotNat is null && !loopback4)
+        {
+            return CarrierDecision.Use(Carrier.Nat, same!);
+        }
+
+        if (mode == PublishMode.Nat && whyNotNat is null)
         {
             return CarrierDecision.Use(Carrier.Nat, same!);
         }

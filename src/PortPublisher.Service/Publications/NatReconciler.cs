@@ -53,9 +53,9 @@ internal sealed class NatReconciler : IDisposable
 
         List<NatBinding> expected = [.. _registry.All.SelectMany(p => p.Bindings).Where(b => b.Carrier == Carrier.Nat).Select(b => b.ToNat())];
         RulesetCheck check = _nat.Check(expected);
-        if (check.State == RulesetState.InSync)
+        if (check.State == RulesetState.InSync && _nat.Adopt())
         {
-            return "in sync, kept";
+            return _nat.Owns ? "in sync, kept (owned)" : "in sync, kept";
         }
 
         long t0 = Stopwatch.GetTimestamp();
@@ -67,7 +67,12 @@ internal sealed class NatReconciler : IDisposable
             PortPublisherMetrics.Repairs.Inc();
         }
 
-        return $"{check.State}, replaced";
+        if (_nat.OwnershipUnavailable is string why && startup)
+        {
+            ServiceLog.TablesNotProtected(_logger, why);
+        }
+
+        return $"{(check.State == RulesetState.InSync ? "in sync but not ownable" : check.State.ToString())}, replaced{(_nat.Owns ? " (owned)" : string.Empty)}";
     }
 
     /// <summary>Starts listening for other writers' nf_tables changes.</summary>

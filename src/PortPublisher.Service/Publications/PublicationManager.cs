@@ -22,6 +22,7 @@ internal sealed class PublicationManager(
     StateRestorer restorer,
     NatReconciler reconciler,
     NamespaceWatcher watcher,
+    LinkWatcher links,
     ParkedRetrier retrier,
     INatBackend nat,
     IProxyHost proxy,
@@ -82,9 +83,13 @@ internal sealed class PublicationManager(
 
         int bindings = await restorer.RestoreAsync(cancellationToken);
         string natState = reconciler.Reconcile(startup: true);
+
+        // Also turns off what a crashed run left on and nothing restored needs.
+        sysctls.SyncLocalnet(registry.LocalnetTargets());
         ServiceLog.Restored(logger, registry.Count, bindings, natState, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1));
         reconciler.Watch();
         watcher.Start();
+        links.Start();
         retrier.Start();
         queue.Start();
     }
@@ -116,6 +121,7 @@ internal sealed class PublicationManager(
         await queue.StopAsync(deadlines.Shutdown / 2);
         reconciler.Dispose();
         await watcher.DisposeAsync();
+        links.Dispose();
         await retrier.DisposeAsync();
 
         // Proxied connections end with the process; NAT elements stay in the kernel so NAT'ed connections survive a
@@ -130,6 +136,8 @@ internal sealed class PublicationManager(
             ServiceLog.ProxyShutdownTimedOut(logger, deadlines.Shutdown.TotalSeconds);
         }
 
+        // NAT stays, but the guard's repair stops with the service: a flush from now on would open 127/8 to the links.
+        sysctls.ReleaseLocalnet();
         foreach (ActivePublication p in registry.All)
         {
             foreach (ActiveBinding b in p.Bindings)

@@ -150,6 +150,10 @@ internal sealed class Publisher(
         {
             TryRemoveNat(natBindings);
             conntrack.FlushUdp(UdpPorts(natBindings));
+            if (natBindings.Any(b => b.NeedsLocalnet))
+            {
+                sysctls.SyncLocalnet(registry.LocalnetTargets(except: p.Name));
+            }
         }
 
         await StopProxiesAsync(p.Name, p.Bindings);
@@ -353,6 +357,12 @@ internal sealed class Publisher(
         {
             tx.Begin("set sysctls");
             sysctls.EnsureFor(target);
+            if (natBindings.Any(b => b.NeedsLocalnet))
+            {
+                sysctls.SyncLocalnet(registry.LocalnetTargets());
+                tx.OnRollback("reset route_localnet", () => sysctls.SyncLocalnet(registry.LocalnetTargets(except: name)));
+            }
+
             tx.Begin("program nftables");
             long t0 = Stopwatch.GetTimestamp();
             nat.Apply([.. natBindings.Select(b => b.ToNat())], []);

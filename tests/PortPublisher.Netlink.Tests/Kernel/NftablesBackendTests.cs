@@ -41,6 +41,44 @@ public class NftablesBackendTests
     }
 
     [Fact]
+    public async Task LoopbackByProxy_LeavesLocal127ClientsOfWildcardBindingsToTheListenerAndListsAsNftLoadsIt()
+    {
+        using ThreeNamespaces t = Namespaces.All();
+        var options = new NftablesOptions { LoopbackByProxy = true };
+        using var backend = new NftablesBackend(t.HostNs, options);
+        backend.InstallOrReplace(OracleBindings());
+
+        const string Plain = "fib daddr type local dnat ip to meta l4proto . th dport map @published_any comment \"portpublisher: dnat wildcard\"";
+        string nft = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "TestData", "expected-ruleset.nft"));
+        int output = nft.IndexOf("chain output", StringComparison.Ordinal);
+        int line = nft.IndexOf(Plain, output, StringComparison.Ordinal);
+        nft = string.Concat(nft.AsSpan(0, line), "fib daddr type local ip daddr != 127.0.0.0/8 dnat ip to meta l4proto . th dport map @published_any comment \"portpublisher: dnat wildcard but 127/8\"", nft.AsSpan(line + Plain.Length));
+        string file = Path.Combine(Path.GetTempPath(), $"{t.Id}-loopback.nft");
+        File.WriteAllText(file, nft);
+        try
+        {
+            string oracle = t.AddNamespace("o");
+            Sh($"ip netns exec {oracle} nft -f {file}");
+            Assert.Equal(NftJson.Normalize(t.NftJson(oracle)), NftJson.Normalize(t.NftJson()));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+
+        // The host's own address is still DNAT'ed; 127.0.0.1 reaches whatever listens on the host (the proxy, in the service).
+        using Peer tcp4 = Peer.TcpServer(t.ContainerNs, ContainerV4, 80);
+        using Peer local = Peer.TcpServer(t.HostNs, "127.0.0.1", 9090);
+        Assert.Equal($"peer={HostV4}", await Peer.AskTcp(t.HostNs, HostV4, 9090));
+        Assert.Equal("peer=127.0.0.1", await Peer.AskTcp(t.HostNs, "127.0.0.1", 9090));
+
+        // Tables built without the option differ, so a service that turns it on replaces them.
+        using var plain = new NftablesBackend(t.HostNs);
+        plain.InstallOrReplace(OracleBindings());
+        Assert.Contains(backend.Check(OracleBindings()).Differences, d => d.Contains("chain output has rules", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void InstallOrReplace_ReplacesTablesAtomicallyAndIsIdempotent()
     {
         using ThreeNamespaces t = Namespaces.HostOnly();
