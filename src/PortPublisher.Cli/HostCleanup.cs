@@ -18,7 +18,10 @@ namespace PortPublisher.Cli;
 /// network namespace (NAT'ed ports keep working until then), the state file, and a stale socket. A service that holds
 /// the table or the state directory but does not answer is never worked around: cleanup takes the same two locks the
 /// service takes at start (the table's abstract socket, the directory's flock) and holds them while it removes, so no
-/// service can start in the middle. Sysctls are left as they are: other software may rely on ip_forward.
+/// service can start in the middle. One sysctl is undone: route_localnet on the links the service turned it on for (its
+/// stop does that, a kill -9 does not), before the tables and with them the loopback guard go, since that setting
+/// without the guard lets packets to 127.0.0.0/8 in from those links (CVE-2020-8558). ip_forward and IPv6 forwarding are
+/// left as they are: other software may rely on them.
 /// </summary>
 /// <remarks>The only verb that loads PortPublisher.Netlink; the others never touch it, so they start as fast as before.</remarks>
 internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
@@ -26,7 +29,10 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
     private const int LOCK_EX = 2;
     private const int LOCK_NB = 4;
 
-    private static readonly string[] s_stateFiles = [ServiceFootprint.StateFile, ServiceFootprint.StateFile + ".tmp", ServiceFootprint.StateLockFile];
+    private static readonly string[] s_stateFiles =
+    [
+        ServiceFootprint.StateFile, ServiceFootprint.StateFile + ".tmp", ServiceFootprint.LocalnetFile, ServiceFootprint.LocalnetFile + ".tmp", ServiceFootprint.StateLockFile,
+    ];
 
     /// <summary>The service's rule for --table (OptionsCheck), so a name it could not have used is refused before anything.</summary>
     public static bool IsTableName(string name) => TablePattern().IsMatch(name);
@@ -128,6 +134,27 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
                 }
             }
 
+            var removed = new List<string>();
+            foreach (string link in LocalnetLinks(stateDir))
+            {
+                string key = $"/proc/sys/net/ipv4/conf/{link}/route_localnet";
+                try
+                {
+                    if (File.Exists(key) && File.ReadAllText(key).Trim() == "1")
+                    {
+                        await File.WriteAllTextAsync(key, "0");
+                        removed.Add(key);
+                        await stdout.WriteLineAsync($"reset net.ipv4.conf.{link}.route_localnet to 0");
+                    }
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // The guard must not go while the setting stays: stop before the tables.
+                    await stderr.WriteLineAsync($"portpublisher: cannot reset net.ipv4.conf.{link}.route_localnet ({e.Message}); the nftables tables, whose loopback guard it needs, were kept");
+                    return e is UnauthorizedAccessException ? ExitCodes.NoPermission : ExitCodes.Failed;
+                }
+            }
+
             IReadOnlyList<string> tables;
             try
             {
@@ -145,10 +172,10 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
                 return ExitCodes.Failed;
             }
 
-            var removed = new List<string>(tables.Select(t => $"removed nftables table {t}"));
-            foreach (string line in removed)
+            foreach (string t in tables)
             {
-                await stdout.WriteLineAsync(line);
+                removed.Add(t);
+                await stdout.WriteLineAsync($"removed nftables table {t}");
             }
 
             int failed = 0;
@@ -259,6 +286,19 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
         }
 
         return (fd, 0);
+    }
+
+    /// <summary>The links listed in the service's route_localnet file, names only (as the service reads them).</summary>
+    private static IEnumerable<string> LocalnetLinks(string stateDir)
+    {
+        try
+        {
+            return [.. File.ReadAllLines(Path.Combine(stateDir, ServiceFootprint.LocalnetFile)).Where(l => l.Length > 0 && !l.Contains('/') && !l.Contains("..", StringComparison.Ordinal))];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
     }
 
     private static string ReadHolder(string stateDir)

@@ -56,6 +56,32 @@ public sealed class CleanupTests
             (lab.CliInHost("cleanup", "--state-dir", lab.StateDir) is var again ? (again.Code, again.Stdout) : default));
     }
 
+    /// <summary>
+    /// A stop resets the route_localnet a NAT'ed 127.0.0.0/8 binding needed; a kill -9 leaves it on, guarded only by the
+    /// tables' loopback guard. Cleanup turns it off before it removes the guard.
+    /// </summary>
+    [Fact]
+    public async Task AfterAKill_ResetsRouteLocalnetBeforeRemovingTheLoopbackGuard()
+    {
+        await using Lab lab = await Lab.StartAsync();
+        Assert.Equal(0, lab.Cli("publish", "cl-lo", "--netns", lab.Container, "-p", "127.0.0.1:7905:80", "--mode", "nat").Code);
+        string link = File.ReadAllText(Path.Combine(lab.StateDir, "route_localnet")).Trim();
+        string sysctl = $"/proc/sys/net/ipv4/conf/{link}/route_localnet";
+        Assert.Equal("1", lab.InHost($"cat {sysctl}").Trim());
+        lab.StopService(kill: true);
+        Assert.Equal("1", lab.InHost($"cat {sysctl}").Trim());
+
+        (int code, string stdout, string stderr) = lab.CliInHost("cleanup", "--state-dir", lab.StateDir);
+        Assert.True(code == 0, stderr);
+        Assert.Equal(
+            $"reset net.ipv4.conf.{link}.route_localnet to 0\nremoved nftables table ip portpublisher\nremoved nftables table ip6 portpublisher\n"
+            + $"removed {lab.StateDir}/state.json\nremoved {lab.StateDir}/route_localnet\nremoved {lab.StateDir}/lock\nremoved {lab.StateDir}/\n"
+            + $"removed stale socket {lab.Socket}\n", // a killed service leaves its socket file
+            stdout);
+        Assert.Equal("0", lab.InHost($"cat {sysctl}").Trim());
+        Assert.Equal(string.Empty, lab.InHost("nft list tables"));
+    }
+
     [Fact]
     public async Task ALiveServiceThatDoesNotAnswerOnTheSocket_KeepsItsTablesAndState()
     {

@@ -73,7 +73,7 @@ public sealed class MessageTests(LabFixture fixture) : IClassFixture<LabFixture>
     public void Ls_ShowsEachPublicationsCarrier()
     {
         Lab lab = L;
-        Assert.Equal(0, lab.Cli("publish", "carn", "--netns", lab.Container, "-p", "127.0.0.1:7711:80").Code);
+        Assert.Equal(0, lab.Cli("publish", "carn", "--netns", lab.Container, "-p", $"{Lab.HostV4}:7711:80").Code);
         Assert.Equal(0, lab.Cli("publish", "carm", "--netns", lab.Container, "-p", "7712:80").Code);
         Assert.Equal(0, lab.Cli("publish", "carp", "--netns", lab.Container, "-p", "7713:80", "--mode", "proxy").Code);
         try
@@ -81,7 +81,7 @@ public sealed class MessageTests(LabFixture fixture) : IClassFixture<LabFixture>
             (int code, string stdout, _) = lab.Cli("ls");
             Assert.Equal(0, code);
             Assert.Matches(@"^NAME +NETNS +CARRIER +PORTS\n", stdout);
-            Assert.Matches(@"\ncarn +\S+ +nat +127\.0\.0\.1:7711->80/tcp\n", stdout);
+            Assert.Matches(@"\ncarn +\S+ +nat +192\.0\.2\.1:7711->80/tcp\n", stdout);
             Assert.Matches(@"\ncarm +\S+ +mixed +0\.0\.0\.0:7712->80/tcp, \[::\]:7712->80/tcp\n", stdout); // IPv4-only target: [::] is proxied
             Assert.Matches(@"\ncarp +\S+ +proxy +0\.0\.0\.0:7713->80/tcp, \[::\]:7713->80/tcp\n", stdout);
         }

@@ -20,6 +20,12 @@ public static class ServiceFootprint
     public const string StateLockFile = "lock";
 
     /// <summary>
+    /// The file in the state directory that lists, one per line, the links whose <c>route_localnet</c> the service turned
+    /// on (for NAT'ed 127.0.0.0/8 bindings); it resets them when it stops, but a <c>kill -9</c> leaves them on.
+    /// </summary>
+    public const string LocalnetFile = "route_localnet";
+
+    /// <summary>
     /// The abstract Unix socket address a service listens on while it manages <paramref name="table"/> in its network
     /// namespace: the kernel keeps abstract addresses per namespace and frees them when the process dies.
     /// </summary>

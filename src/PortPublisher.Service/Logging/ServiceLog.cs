@@ -21,8 +21,8 @@ internal static partial class ServiceLog
     public static partial void DroppedOnRestore(ILogger logger, string name, string reason);
 
     // Warning, not Information: a repair means someone else changed our tables (a flush, a firewall reload).
-    [LoggerMessage(1005, LogLevel.Warning, "nftables tables {State} ({Differences}); repaired with {Count} bindings in {Milliseconds} ms")]
-    public static partial void Repaired(ILogger logger, string state, string differences, int count, double milliseconds);
+    [LoggerMessage(1005, LogLevel.Warning, "nftables tables {State} ({Differences}); repaired in {Milliseconds} ms ({Count} bindings)")]
+    public static partial void Repaired(ILogger logger, string state, string differences, double milliseconds, int count);
 
     [LoggerMessage(1006, LogLevel.Warning, "Namespace of publication {Name} is gone ({Netns}); unpublished it")]
     public static partial void NamespaceGone(ILogger logger, string name, string netns);
