@@ -251,7 +251,8 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
     {
         try
         {
-            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            // Non-blocking: probes wait in the holder's accept queue, and a blocking connect to a full one never returns.
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
             probe.Connect(address);
             byte[] cred = new byte[12]; // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
             return probe.GetRawSocketOption(1 /* SOL_SOCKET */, 17 /* SO_PEERCRED */, cred) >= 4 && BitConverter.ToInt32(cred, 0) is > 0 and int pid
@@ -325,13 +326,13 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
 
         try
         {
-            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
             probe.Connect(new UnixDomainSocketEndPoint(path));
             return false;
         }
         catch (SocketException e)
         {
-            return e.SocketErrorCode == SocketError.ConnectionRefused;
+            return e.SocketErrorCode == SocketError.ConnectionRefused; // EAGAIN: a full queue, so someone listens
         }
     }
 

@@ -202,12 +202,12 @@ public class UnixToolTests
         {
             await using var service = new FakeService((_, _, _) => (200, "[]"), socket);
             File.SetUnixFileMode(socket, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
-            (int code, string stdout, string stderr) = AsNobody("-H", $"unix://{socket}", "ls");
+            (int code, string stdout, string stderr) = await AsNobodyAsync("-H", $"unix://{socket}", "ls");
             Assert.Equal((ExitCodes.NoPermission, string.Empty), (code, stdout));
             Assert.Equal($"portpublisher: permission denied on {socket}: only root and the socket's group may use it (are you in the portpublisher group, or root?)\n", stderr);
             Assert.Equal(0, service.Connections);
 
-            (code, _, stderr) = AsNobody("-H", $"unix://{dir}/missing.sock", "ls");
+            (code, _, stderr) = await AsNobodyAsync("-H", $"unix://{dir}/missing.sock", "ls");
             Assert.Equal((ExitCodes.Unavailable, $"portpublisher: cannot connect to {dir}/missing.sock: no such socket. Is portpublisherd running?\n"), (code, stderr));
         }
         finally
@@ -216,7 +216,7 @@ public class UnixToolTests
         }
     }
 
-    private static (int Code, string Stdout, string Stderr) AsNobody(params string[] args)
+    private static async Task<(int Code, string Stdout, string Stderr)> AsNobodyAsync(params string[] args)
     {
         var psi = new ProcessStartInfo("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", Path.Combine(AppContext.BaseDirectory, "portpublisher.dll"), .. args])
         {
@@ -226,13 +226,18 @@ public class UnixToolTests
         };
         psi.Environment["HOME"] = "/tmp";
         using Process p = Process.Start(psi)!;
-        Task<string> o = p.StandardOutput.ReadToEndAsync(), e = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(60_000))
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(60));
+        try
+        {
+            Task<string> o = p.StandardOutput.ReadToEndAsync(deadline.Token), e = p.StandardError.ReadToEndAsync(deadline.Token);
+            await p.WaitForExitAsync(deadline.Token);
+            return (p.ExitCode, await o, await e);
+        }
+        catch (OperationCanceledException)
         {
             p.Kill(entireProcessTree: true);
-            Assert.Fail("the CLI did not finish within 60 s");
+            throw;
         }
-
-        return (p.ExitCode, o.Result, e.Result);
     }
 }

@@ -31,6 +31,37 @@ public sealed class HostingTests
         Assert.False(JournalStream.IsConnected($"{dev}:{(ulong)st.st_ino + 1}"));
     }
 
+    /// <summary>
+    /// Each refused start (and each cleanup) probes the holder, and probes wait in its accept queue: a blocking connect to
+    /// a full queue never returns. Forty refusals in a burst, far past the backlog of 16, all return (the probe does not
+    /// block); the holder drains its queue, so once the burst is over a refusal names the holder's PID again.
+    /// </summary>
+    [Fact]
+    public async Task TableLock_ABurstOfRefusalsNeverHangsAndTheHolderIsNamedAgainAfterIt()
+    {
+        string table = $"t{Guid.NewGuid():N}"[..20]; // an abstract address of its own: no other test or service shares it
+        string named = string.Create(CultureInfo.InvariantCulture, $"another portpublisherd (PID {Environment.ProcessId}) in this network namespace manages nftables table '{table}'");
+        using NamespaceTableLock held = NamespaceTableLock.Acquire(table);
+        string Refusal() => Assert.Throws<InvalidOperationException>(() => NamespaceTableLock.Acquire(table)).Message;
+        Assert.StartsWith(named, Refusal(), StringComparison.Ordinal);
+        await Task.Run(
+            () =>
+            {
+                for (int i = 0; i < 40; i++)
+                {
+                    Assert.Contains($"in this network namespace manages nftables table '{table}'", Refusal(), StringComparison.Ordinal);
+                }
+            },
+            TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+
+        long deadline = Environment.TickCount64 + 10_000;
+        while (!Refusal().StartsWith(named, StringComparison.Ordinal))
+        {
+            Assert.True(Environment.TickCount64 < deadline, "the holder's queue stayed full: it does not drain its probes");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+    }
+
     [Fact]
     public void CleanupFindsWhatTheServiceMakes()
     {
