@@ -6,6 +6,7 @@ using PortPublisher.Bench;
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- proxy-compare PATH/TO/docker-proxy [rounds] [held connections]
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- publish-range Release [rounds]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- soak [churn cycles] [hang rounds] [kills] [range cycles] [transfer MB]
+//   dotnet run -c Release --project bench/PortPublisher.Bench -- fuzz [netlink|spec|all] [--seconds N | --cases N] [--threads N] [--capture]
 string mode = args.Length > 0 ? args[0] : "nat-program";
 switch (mode)
 {
@@ -30,6 +31,8 @@ switch (mode)
             kills: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 12,
             rangeCycles: args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 15,
             transferMb: args.Length > 5 ? int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture) : 200);
+    case "fuzz":
+        return PortPublisher.Bench.Fuzz.FuzzCommand.Run(args);
     case "proxy-serve":
         return await ProxyServe.Run(args);
     case "proxy-compare":
@@ -40,7 +43,7 @@ switch (mode)
             only: args.Length > 4 ? args[4] : "splice,copy,docker,socat");
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | proxy-compare | proxy-serve | soak");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | proxy-compare | proxy-serve | soak | fuzz");
         return 2;
 }
 

@@ -31,7 +31,7 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
 
     private static readonly string[] s_stateFiles =
     [
-        ServiceFootprint.StateFile, ServiceFootprint.StateFile + ".tmp", ServiceFootprint.LocalnetFile, ServiceFootprint.LocalnetFile + ".tmp", ServiceFootprint.StateLockFile,
+        ServiceFootprint.StateFile, ServiceFootprint.StateFile + ".tmp", ServiceFootprint.StateJournal, ServiceFootprint.LocalnetFile, ServiceFootprint.LocalnetFile + ".tmp", ServiceFootprint.StateLockFile,
     ];
 
     /// <summary>The service's rule for --table (OptionsCheck), so a name it could not have used is refused before anything.</summary>

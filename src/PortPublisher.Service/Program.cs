@@ -26,6 +26,8 @@ if (exit is int code)
     return code;
 }
 
+OpenFileLimit.Raise();
+
 WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 try
 {

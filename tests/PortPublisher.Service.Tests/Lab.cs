@@ -86,6 +86,9 @@ public sealed class Lab : IAsyncDisposable
 
     public Task StartServiceAsync(params string[] extra) => StartServiceAsync(null, null, extra);
 
+    /// <summary>A command the daemon is started under, which must exec it (e.g. <c>prlimit --nofile=… --</c>).</summary>
+    public IReadOnlyList<string> Wrapper { get; set; } = [];
+
     /// <summary>
     /// Starts portpublisherd in the host namespace with <paramref name="environment"/> added to this process's; with a
     /// <paramref name="parentName"/>, under a shell copied to that name (systemd's hosting helpers enable the notifier
@@ -95,7 +98,7 @@ public sealed class Lab : IAsyncDisposable
     {
         string log = Path.Combine(Dir, "service.log");
         string[] daemon = ["dotnet", ServiceDll, "--socket", Socket, "--state-dir", StateDir, "--metrics", $"127.0.0.1:{MetricsPort}", .. extra];
-        string[] command = daemon;
+        string[] command = [.. Wrapper, .. daemon];
         if (parentName is not null)
         {
             string launcher = Path.Combine(Dir, parentName);

@@ -38,7 +38,8 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
         try
         {
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, File.GetUnixFileMode(lab.Socket));
-            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(lab.StateDir, "state.json")));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(lab.StateDir, "state.journal")));
+            Assert.All(Directory.GetFiles(lab.StateDir), f => Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(f)));
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(lab.StateDir));
             Assert.False(File.Exists(Path.Combine(lab.StateDir, "state.json.tmp")));
         }

@@ -23,8 +23,7 @@ public sealed class SingleInstanceTests
         var deadline = TimeSpan.FromSeconds(15);
         Assert.Equal(0, lab.Cli(deadline, "publish", "web", "--netns", lab.Container, "-p", "8080:80", "-p", "127.0.0.1:8081:80").Code);
         Assert.Equal(0, lab.Cli(deadline, "publish", "px", "--netns", lab.Container, "--mode", "proxy", "-p", "8090:80").Code);
-        string stateFile = Path.Combine(lab.StateDir, "state.json");
-        byte[] state = File.ReadAllBytes(stateFile);
+        byte[] state = SavedState(lab);
         string ruleset = lab.InHost("nft -s list ruleset");
         HashSet<string> listeners = Agreement.Listeners(lab);
         string port = lab.Cli(deadline, "port", "web").Stdout;
@@ -55,8 +54,12 @@ public sealed class SingleInstanceTests
         // The first one still owns everything, untouched.
         Assert.True(File.Exists(lab.Socket), "the first instance's socket is gone");
         Assert.Equal(port, lab.Cli(deadline, "port", "web").Stdout);
-        Assert.Equal(state, File.ReadAllBytes(stateFile));
+        Assert.Equal(state, SavedState(lab));
         Assert.Equal(ruleset, lab.InHost("nft -s list ruleset"));
         Assert.Equal(listeners, Agreement.Listeners(lab));
     }
+
+    /// <summary>The snapshot and the journal, as one byte string: what a restart would read.</summary>
+    private static byte[] SavedState(Lab lab) =>
+        [.. new[] { "state.json", "state.journal" }.Select(f => Path.Combine(lab.StateDir, f)).Where(File.Exists).SelectMany(File.ReadAllBytes)];
 }

@@ -43,16 +43,18 @@ public sealed class StateDirectoryTests
             // The precondition, seen from the service's own mount namespace: nothing can be written there.
             Assert.NotEqual(0, Run("nsenter", ["-t", $"{lab.ServicePid}", "-m", "--", "sh", "-c", $"echo probe > {lab.StateDir}/probe"]).Code);
 
-            byte[] state = File.ReadAllBytes(Path.Combine(lab.StateDir, "state.json"));
+            byte[] state = Saved(lab);
             string ls = lab.Cli("ls", "--json").Stdout;
             string ruleset = lab.InHost("nft -s list ruleset");
-            (int code, string stdout, string stderr) = lab.Cli(s_cliDeadline, "publish", "after", "--netns", lab.Container, "-p", "7801:80", "-p", "127.0.0.1:7802:80", "-p", "7803:53/udp");
+            (int code, string stdout, string stderr) = lab.Cli(s_cliDeadline, "publish", "after", "--netns", lab.Container, "-p", "7801:80", "-p", "127.0.0.1:7802:80", "-p", "7803:53/udp", "-p", "7810-7909:7810-7909");
 
+            // The range makes the journal record longer than the slack in the journal's last page: the append needs new
+            // blocks on the full disk (a small record that fits the slack is written, and rightly succeeds).
             Assert.True(code == 1, $"publish exited {code}: {stdout}{stderr}");
             Assert.Contains(lab.StateDir, stderr, StringComparison.Ordinal);
             Assert.Equal(ruleset, lab.InHost("nft -s list ruleset"));
             Assert.Equal(ls, lab.Cli("ls", "--json").Stdout);
-            Assert.Equal(state, File.ReadAllBytes(Path.Combine(lab.StateDir, "state.json")));
+            Assert.Equal(state, Saved(lab));
             Assert.Equal(1, lab.Cli(s_cliDeadline, "port", "after").Code);
 
             // No listener and no reservation is left: each port binds again without SO_REUSEADDR.
@@ -105,4 +107,8 @@ public sealed class StateDirectoryTests
             TrySh($"umount {lab.StateDir}");
         }
     }
+
+    /// <summary>The snapshot and the journal, as one byte string: what a restart would read.</summary>
+    private static byte[] Saved(Lab lab) =>
+        [.. new[] { "state.json", "state.journal" }.Select(f => Path.Combine(lab.StateDir, f)).Where(File.Exists).SelectMany(File.ReadAllBytes)];
 }

@@ -66,6 +66,7 @@ public sealed class HostingTests
     public void CleanupFindsWhatTheServiceMakes()
     {
         Assert.Equal(StateStore.FileName, ServiceFootprint.StateFile);
+        Assert.Equal(StateStore.JournalName, ServiceFootprint.StateJournal);
         Assert.Equal(StateDirectoryLock.FileName, ServiceFootprint.StateLockFile);
         var defaults = new Options.PortPublisherOptions();
         Assert.Equal((defaults.Socket, defaults.StateDir, defaults.Table), (ServiceFootprint.DefaultSocket, ServiceFootprint.DefaultStateDir, ServiceFootprint.DefaultTable));

@@ -35,7 +35,38 @@ internal sealed class Pipeline
 
         Store = Substitute.For<IStateStore>();
         Store.PathName.Returns("/var/lib/portpublisher/state.json");
-        Store.When(s => s.Save(Arg.Any<StateFile>())).Do(c => Saved.Add(c.Arg<StateFile>()));
+        Store.When(s => s.Save(Arg.Any<StateFile>())).Do(c =>
+        {
+            StateFile state = c.Arg<StateFile>();
+            _stored.Clear();
+            foreach (StoredPublication sp in state.Publications)
+            {
+                _stored[sp.Name] = sp;
+            }
+
+            Saved.Add(state);
+        });
+
+        // A change is saved as the whole state it leads to, so the tests read one list of states either way.
+        Store.When(s => s.Commit(Arg.Any<IReadOnlyCollection<StoredPublication>>(), Arg.Any<IReadOnlyCollection<string>>())).Do(c =>
+        {
+            if (StoreFault is not null)
+            {
+                throw StoreFault; // a failed commit saves nothing
+            }
+
+            foreach (StoredPublication sp in c.Arg<IReadOnlyCollection<StoredPublication>>())
+            {
+                _stored[sp.Name] = sp;
+            }
+
+            foreach (string name in c.Arg<IReadOnlyCollection<string>>())
+            {
+                _stored.Remove(name);
+            }
+
+            Saved.Add(new StateFile(StateFile.CurrentVersion, [.. _stored.Values.OrderBy(x => x.Name, StringComparer.Ordinal)]));
+        });
 
         Nat = Substitute.For<INatBackend>();
         Nat.Available.Returns(true);
@@ -112,6 +143,11 @@ internal sealed class Pipeline
     public IStateStore Store { get; }
 
     public List<StateFile> Saved { get; } = [];
+
+    /// <summary>Thrown by every commit while set: a full or read-only state directory.</summary>
+    public Exception? StoreFault { get; set; }
+
+    private readonly Dictionary<string, StoredPublication> _stored = new(StringComparer.Ordinal);
 
     public INatBackend Nat { get; }
 

@@ -40,7 +40,7 @@ public sealed class PublishFaultTests
                 p.Reservations.FailOn = 9090;
                 break;
             case "persist":
-                p.Store.When(s => s.Save(Arg.Any<StateFile>())).Do(_ => throw fault);
+                p.StoreFault = fault;
                 break;
             case "set sysctls":
                 p.Sysctls.When(s => s.EnsureFor(Arg.Any<Target>())).Do(_ => throw fault);
@@ -163,7 +163,7 @@ public sealed class PublishFaultTests
         var p = new Pipeline();
         await p.PublishAsync("web", s_specs);
         int nat = p.NatElements.Count, listening = p.Listening.Count;
-        p.Store.When(s => s.Save(Arg.Any<StateFile>())).Do(_ => throw new IOException("No space left on device"));
+        p.StoreFault = new IOException("No space left on device");
 
         PublishException e = await Assert.ThrowsAsync<PublishException>(() => p.Publisher.UnpublishAsync("web").AsTask());
 

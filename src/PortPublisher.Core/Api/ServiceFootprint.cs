@@ -13,8 +13,11 @@ public static class ServiceFootprint
     /// <summary>The name of its <c>ip</c> and <c>ip6</c> nftables tables unless <c>--table</c> says otherwise.</summary>
     public const string DefaultTable = "portpublisher";
 
-    /// <summary>The state file in the state directory.</summary>
+    /// <summary>The state file in the state directory: a snapshot of the publications.</summary>
     public const string StateFile = "state.json";
+
+    /// <summary>The journal of changes since that snapshot, beside it.</summary>
+    public const string StateJournal = "state.journal";
 
     /// <summary>The file in the state directory that names the PID holding the directory's lock.</summary>
     public const string StateLockFile = "lock";

@@ -42,16 +42,9 @@ public sealed class ConntrackNetlink : IDisposable
             var victims = new List<(byte[] Tuple, byte[]? Zone)>();
             foreach ((_, _, byte[] p) in _client.Dump(Type(IPCTNL_MSG_CT_GET), w => w.WriteNfGenMsg(family), "list conntrack"))
             {
-                if (p.Length < NfNetlink.NFGENMSG_LEN)
+                if (ReadUdpEntryTo(p, wanted) is { } victim)
                 {
-                    continue;
-                }
-
-                ReadOnlySpan<byte> attrs = p.AsSpan(NfNetlink.NFGENMSG_LEN);
-                if (NetlinkAttributeReader.TryFind(attrs, CTA_TUPLE_ORIG, out NetlinkAttribute orig) && IsUdpTo(orig.Payload, wanted))
-                {
-                    byte[]? zone = NetlinkAttributeReader.TryFind(attrs, CTA_ZONE, out NetlinkAttribute z) ? z.Payload.ToArray() : null;
-                    victims.Add((orig.Payload.ToArray(), zone));
+                    victims.Add(victim);
                 }
             }
 
@@ -81,6 +74,24 @@ public sealed class ConntrackNetlink : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>One dumped entry (nfgenmsg, then attributes): its original tuple and zone when it is UDP to one of <paramref name="ports"/>, else null.</summary>
+    internal static (byte[] Tuple, byte[]? Zone)? ReadUdpEntryTo(byte[] p, HashSet<ushort> ports)
+    {
+        if (p.Length < NfNetlink.NFGENMSG_LEN)
+        {
+            return null;
+        }
+
+        ReadOnlySpan<byte> attrs = p.AsSpan(NfNetlink.NFGENMSG_LEN);
+        if (!NetlinkAttributeReader.TryFind(attrs, CTA_TUPLE_ORIG, out NetlinkAttribute orig) || !IsUdpTo(orig.Payload, ports))
+        {
+            return null;
+        }
+
+        byte[]? zone = NetlinkAttributeReader.TryFind(attrs, CTA_ZONE, out NetlinkAttribute z) ? z.Payload.ToArray() : null;
+        return (orig.Payload.ToArray(), zone);
+    }
 
     private static ushort Type(ushort msg) => (ushort)((NfNetlink.NFNL_SUBSYS_CTNETLINK << 8) | msg);
 

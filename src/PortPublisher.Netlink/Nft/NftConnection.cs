@@ -174,19 +174,31 @@ internal sealed class NftConnection : IDisposable
         _reader.Dispose();
     }
 
-    private List<byte[]>? TryDumpOnce(ushort msg, byte family, Action<NetlinkWriter>? filter, string operation, uint generation)
-    {
-        var result = new List<byte[]>();
-        bool consistent = true;
-        foreach (NetlinkReply r in _reader.Dump(NftType(msg), w =>
+    private List<byte[]>? TryDumpOnce(ushort msg, byte family, Action<NetlinkWriter>? filter, string operation, uint generation) =>
+        ConsistentPayloads(_reader.Dump(NftType(msg), w =>
         {
             w.WriteNfGenMsg(family);
             filter?.Invoke(w);
-        }, operation))
+        }, operation), generation, operation);
+
+    /// <summary>
+    /// The payloads after the nfgenmsg of one dump's replies, or null when the dump is not consistent: every part of a
+    /// consistent dump carries the generation it started in, and none is marked interrupted.
+    /// </summary>
+    /// <exception cref="NetlinkProtocolException">A reply too short to hold its nfgenmsg.</exception>
+    internal static List<byte[]>? ConsistentPayloads(List<NetlinkReply> replies, uint generation, string operation)
+    {
+        var result = new List<byte[]>(replies.Count);
+        bool consistent = true;
+        foreach (NetlinkReply r in replies)
         {
-            // Every part of a consistent dump carries the generation it started in, and none is marked interrupted.
-            if ((r.Flags & LinuxNetlink.NLM_F_DUMP_INTR) != 0 || r.Payload.Length < NfNetlink.NFGENMSG_LEN
-                || BinaryPrimitives.ReadUInt16BigEndian(r.Payload.AsSpan(2)) != (ushort)generation)
+            if (r.Payload.Length < NfNetlink.NFGENMSG_LEN)
+            {
+                // Found by `bench fuzz`: this used to mark the dump inconsistent and then slice past the end anyway.
+                throw new NetlinkProtocolException($"{operation}: a {r.Payload.Length}-byte reply is shorter than its nfgenmsg");
+            }
+
+            if ((r.Flags & LinuxNetlink.NLM_F_DUMP_INTR) != 0 || BinaryPrimitives.ReadUInt16BigEndian(r.Payload.AsSpan(2)) != (ushort)generation)
             {
                 consistent = false;
             }
@@ -214,8 +226,10 @@ internal sealed class NftConnection : IDisposable
         int offset = -1;
         if ((m.Flags & LinuxNetlink.NLM_F_ACK_TLVS) != 0)
         {
-            int tlvStart = 4 + ((m.Flags & LinuxNetlink.NLM_F_CAPPED) != 0 ? LinuxNetlink.NLMSG_HDRLEN : LinuxNetlink.Align((int)len));
-            if (tlvStart <= p.Length && NetlinkAttributeReader.TryFind(p[tlvStart..], LinuxNetlink.NLMSGERR_ATTR_OFFS, out NetlinkAttribute offs))
+            // The echoed request's nlmsg_len comes off the wire: in long, a value past the payload (or past int.MaxValue,
+            // which went negative in int and sliced before the start; found by `bench fuzz`) just means no TLVs.
+            long tlvStart = 4 + ((m.Flags & LinuxNetlink.NLM_F_CAPPED) != 0 ? LinuxNetlink.NLMSG_HDRLEN : ((len + 3L) & ~3L));
+            if (tlvStart <= p.Length && NetlinkAttributeReader.TryFind(p[(int)tlvStart..], LinuxNetlink.NLMSGERR_ATTR_OFFS, out NetlinkAttribute offs))
             {
                 offset = (int)offs.GetUInt32();
             }

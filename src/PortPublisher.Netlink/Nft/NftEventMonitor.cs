@@ -70,7 +70,10 @@ public sealed class NftEventMonitor : IDisposable
         }
     }
 
-    private void Dispatch(ReadOnlySpan<byte> datagram)
+    private void Dispatch(ReadOnlySpan<byte> datagram) => Decode(datagram, Raise);
+
+    /// <summary>The events of one multicast datagram, in order. It runs on the monitor's thread, where nothing catches.</summary>
+    internal static void Decode(ReadOnlySpan<byte> datagram, Action<NftEvent> raise)
     {
         var reader = new NetlinkMessageReader(datagram);
         while (reader.MoveNext())
@@ -93,12 +96,14 @@ public sealed class NftEventMonitor : IDisposable
             {
                 table = t.GetString();
             }
-            else if (msg == NfTables.NFT_MSG_NEWGEN && NetlinkAttributeReader.TryFind(attrs, NfTables.NFTA_GEN_ID, out NetlinkAttribute g))
+            else if (msg == NfTables.NFT_MSG_NEWGEN && NetlinkAttributeReader.TryFind(attrs, NfTables.NFTA_GEN_ID, out NetlinkAttribute g) && g.Payload.Length >= 4)
             {
+                // A short NFTA_GEN_ID keeps the nfgenmsg's 16 bits: GetUInt32BigEndian's throw would end this thread and
+                // with it the process (found by `bench fuzz`).
                 generation = g.GetUInt32BigEndian();
             }
 
-            Raise(new NftEvent(kind, NftBatch.FamilyName(family), table, m.Pid, generation));
+            raise(new NftEvent(kind, NftBatch.FamilyName(family), table, m.Pid, generation));
         }
     }
 

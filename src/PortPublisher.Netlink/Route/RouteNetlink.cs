@@ -38,19 +38,25 @@ public sealed class RouteNetlink : IDisposable
         var result = new Dictionary<int, string>();
         foreach ((ushort type, _, byte[] p) in _client.Dump(RTM_GETLINK, w => w.WriteRaw(new byte[16]), "list links"))
         {
-            if (type != RTM_NEWLINK || p.Length < 16)
+            if (ReadLink(type, p) is (int index, string name))
             {
-                continue;
-            }
-
-            int index = BinaryPrimitives.ReadInt32LittleEndian(p.AsSpan(4));
-            if (NetlinkAttributeReader.TryFind(p.AsSpan(16), IFLA_IFNAME, out NetlinkAttribute name))
-            {
-                result[index] = name.GetString();
+                result[index] = name;
             }
         }
 
         return result;
+    }
+
+    /// <summary>One RTM_NEWLINK reply (ifinfomsg, then attributes): the interface index and name, or null.</summary>
+    internal static (int Index, string Name)? ReadLink(ushort type, byte[] p)
+    {
+        if (type != RTM_NEWLINK || p.Length < 16)
+        {
+            return null;
+        }
+
+        int index = BinaryPrimitives.ReadInt32LittleEndian(p.AsSpan(4));
+        return NetlinkAttributeReader.TryFind(p.AsSpan(16), IFLA_IFNAME, out NetlinkAttribute name) ? (index, name.GetString()) : null;
     }
 
     /// <summary>Every IPv4 and IPv6 address of the namespace.</summary>
@@ -60,41 +66,49 @@ public sealed class RouteNetlink : IDisposable
         var result = new List<InterfaceAddress>();
         foreach ((ushort type, _, byte[] p) in _client.Dump(RTM_GETADDR, w => w.WriteRaw([AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0]), "list addresses"))
         {
-            if (type != RTM_NEWADDR || p.Length < 8)
+            if (ReadAddress(type, p, names) is InterfaceAddress address)
             {
-                continue;
-            }
-
-            byte family = p[0];
-            int prefix = p[1];
-            byte scope = p[3];
-            int index = BinaryPrimitives.ReadInt32LittleEndian(p.AsSpan(4));
-            IPAddress? address = null, local = null;
-            foreach (NetlinkAttribute a in new NetlinkAttributeReader(p.AsSpan(8)))
-            {
-                if (a.Type is IFA_ADDRESS or IFA_LOCAL && a.Payload.Length is 4 or 16)
-                {
-                    var ip = new IPAddress(a.Payload);
-                    if (a.Type == IFA_LOCAL)
-                    {
-                        local = ip;
-                    }
-                    else
-                    {
-                        address = ip;
-                    }
-                }
-            }
-
-            // On point-to-point links IFA_ADDRESS is the peer; IFA_LOCAL is ours when present.
-            IPAddress? mine = local ?? address;
-            if (mine is not null && family is AF_INET or AF_INET6)
-            {
-                result.Add(new InterfaceAddress(index, names.GetValueOrDefault(index, $"if{index}"), mine, prefix, scope));
+                result.Add(address);
             }
         }
 
         return result;
+    }
+
+    /// <summary>One RTM_NEWADDR reply (ifaddrmsg, then attributes): the IPv4 or IPv6 address it assigns, or null.</summary>
+    internal static InterfaceAddress? ReadAddress(ushort type, byte[] p, IReadOnlyDictionary<int, string> names)
+    {
+        if (type != RTM_NEWADDR || p.Length < 8)
+        {
+            return null;
+        }
+
+        byte family = p[0];
+        int prefix = p[1];
+        byte scope = p[3];
+        int index = BinaryPrimitives.ReadInt32LittleEndian(p.AsSpan(4));
+        IPAddress? address = null, local = null;
+        foreach (NetlinkAttribute a in new NetlinkAttributeReader(p.AsSpan(8)))
+        {
+            if (a.Type is IFA_ADDRESS or IFA_LOCAL && a.Payload.Length is 4 or 16)
+            {
+                var ip = new IPAddress(a.Payload);
+                if (a.Type == IFA_LOCAL)
+                {
+                    local = ip;
+                }
+                else
+                {
+                    address = ip;
+                }
+            }
+        }
+
+        // On point-to-point links IFA_ADDRESS is the peer; IFA_LOCAL is ours when present.
+        IPAddress? mine = local ?? address;
+        return mine is not null && family is AF_INET or AF_INET6
+            ? new InterfaceAddress(index, names.GetValueOrDefault(index, $"if{index}"), mine, prefix, scope)
+            : null;
     }
 
     /// <summary>The route the kernel would use to reach <paramref name="destination"/>, or null when there is none (ENETUNREACH, EHOSTUNREACH).</summary>
@@ -120,35 +134,44 @@ public sealed class RouteNetlink : IDisposable
 
         foreach ((ushort type, _, byte[] p) in replies)
         {
-            if (type != RTM_NEWROUTE || p.Length < 12)
+            if (ReadRoute(type, p, destination) is RouteLookup route)
             {
-                continue;
+                return route.OutputInterfaceIndex == 0 ? route : route with { OutputInterface = GetInterfaces().GetValueOrDefault(route.OutputInterfaceIndex) };
             }
-
-            byte routeType = p[7];
-            int oif = 0;
-            IPAddress? gateway = null, prefsrc = null;
-            foreach (NetlinkAttribute a in new NetlinkAttributeReader(p.AsSpan(12)))
-            {
-                switch (a.Type)
-                {
-                    case RTA_OIF:
-                        oif = (int)a.GetUInt32();
-                        break;
-                    case RTA_GATEWAY when a.Payload.Length is 4 or 16:
-                        gateway = new IPAddress(a.Payload);
-                        break;
-                    case RTA_PREFSRC when a.Payload.Length is 4 or 16:
-                        prefsrc = new IPAddress(a.Payload);
-                        break;
-                }
-            }
-
-            string? name = oif == 0 ? null : GetInterfaces().GetValueOrDefault(oif);
-            return new RouteLookup(destination, oif, name, gateway, prefsrc, routeType);
         }
 
         return null;
+    }
+
+    /// <summary>One RTM_NEWROUTE reply (rtmsg, then attributes), without the output interface's name; or null.</summary>
+    /// <exception cref="NetlinkProtocolException">An RTA_OIF shorter than a u32.</exception>
+    internal static RouteLookup? ReadRoute(ushort type, byte[] p, IPAddress destination)
+    {
+        if (type != RTM_NEWROUTE || p.Length < 12)
+        {
+            return null;
+        }
+
+        byte routeType = p[7];
+        int oif = 0;
+        IPAddress? gateway = null, prefsrc = null;
+        foreach (NetlinkAttribute a in new NetlinkAttributeReader(p.AsSpan(12)))
+        {
+            switch (a.Type)
+            {
+                case RTA_OIF:
+                    oif = (int)a.GetUInt32();
+                    break;
+                case RTA_GATEWAY when a.Payload.Length is 4 or 16:
+                    gateway = new IPAddress(a.Payload);
+                    break;
+                case RTA_PREFSRC when a.Payload.Length is 4 or 16:
+                    prefsrc = new IPAddress(a.Payload);
+                    break;
+            }
+        }
+
+        return new RouteLookup(destination, oif, null, gateway, prefsrc, routeType);
     }
 
     public void Dispose() => _client.Dispose();

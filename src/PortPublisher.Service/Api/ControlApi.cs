@@ -66,7 +66,7 @@ internal static class ControlApi
         v1.MapGet("/status", (PublicationManager manager, IOptions<PortPublisherOptions> options) =>
         {
             PortPublisherOptions o = options.Value;
-            StatusDto status = manager.Status() with { Mode = o.Mode, Table = o.Table, StateDir = o.StateDir, Socket = o.Socket, OpenFileLimit = OpenFileLimit.Current() };
+            StatusDto status = manager.Status() with { Mode = o.Mode, Table = o.Table, StateDir = o.StateDir, Socket = o.Socket, OpenFileLimit = OpenFileLimit.Read() is { Soft: <= long.MaxValue } l ? (long)l.Soft : null };
             return Results.Json(status, ApiJsonContext.Default.StatusDto);
         });
     }

@@ -1,31 +1,49 @@
-using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace PortPublisher.Service.Hosting;
 
-/// <summary>The process's RLIMIT_NOFILE, which bounds how many ports it can hold (one socket each, as Docker does).</summary>
-internal static class OpenFileLimit
+/// <summary>
+/// Raises the soft RLIMIT_NOFILE to the hard limit at start, as Go programs and dockerd do: every published port holds
+/// a socket (a 10,000-port range on both families is 20,000 fds), and the soft default of 1024 is a legacy of
+/// select(2), which nothing here uses.
+/// </summary>
+internal static partial class OpenFileLimit
 {
-    /// <summary>
-    /// The soft limit, the one that applies (.NET raises it to the hard limit at start), from /proc/self/limits
-    /// (proc(5): <c>Max open files  SOFT  HARD  files</c>); null if it cannot be read or is unlimited.
-    /// </summary>
-    public static long? Current()
+    private const int RLIMIT_NOFILE = 7;
+
+    /// <summary>The soft and hard limits after raising; null if they could not be read.</summary>
+    public static (ulong Soft, ulong Hard)? Raise()
     {
-        try
+        if (getrlimit(RLIMIT_NOFILE, out Rlimit limit) != 0)
         {
-            foreach (string line in File.ReadLines("/proc/self/limits"))
-            {
-                if (line.StartsWith("Max open files", StringComparison.Ordinal))
-                {
-                    string[] f = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                    return f.Length > 0 && long.TryParse(f[0], NumberStyles.None, CultureInfo.InvariantCulture, out long soft) ? soft : null;
-                }
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
+            return null;
         }
 
-        return null;
+        if (limit.Current < limit.Max)
+        {
+            var raised = new Rlimit { Current = limit.Max, Max = limit.Max };
+            if (setrlimit(RLIMIT_NOFILE, in raised) == 0)
+            {
+                limit = raised;
+            }
+        }
+
+        return (limit.Current, limit.Max);
     }
+
+    /// <summary>The current soft and hard limits, for <c>status</c>.</summary>
+    public static (ulong Soft, ulong Hard)? Read() => getrlimit(RLIMIT_NOFILE, out Rlimit limit) == 0 ? (limit.Current, limit.Max) : null;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Rlimit
+    {
+        public ulong Current;
+        public ulong Max;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int getrlimit(int resource, out Rlimit limit);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setrlimit(int resource, in Rlimit limit);
 }

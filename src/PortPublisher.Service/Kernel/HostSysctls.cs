@@ -105,7 +105,7 @@ internal sealed class HostSysctls(IOptions<PortPublisherOptions> options, ILogge
             RouteLookup? r = _routes.GetRoute(target);
             return r is { IsLocal: false } ? r.OutputInterface : null;
         }
-        catch (NetlinkException e)
+        catch (Exception e) when (e is NetlinkException or NetlinkProtocolException)
         {
             ServiceLog.SysctlFailed(logger, $"route_localnet (route to {target})", e.Message);
             return null;

@@ -18,7 +18,7 @@ internal sealed class KernelConntrack : IConntrack
             using var ct = new ConntrackNetlink();
             ct.DeleteUdpByOriginalDestinationPort([.. hostPorts]);
         }
-        catch (NetlinkException)
+        catch (Exception e) when (e is NetlinkException or NetlinkProtocolException)
         {
             // No conntrack in this namespace yet (nothing to flush) or no ctnetlink: NAT still applies to new flows.
         }

@@ -127,7 +127,7 @@ internal sealed class MetricsCollector
         {
             counters = reader.ReadCounters();
         }
-        catch (NetlinkException)
+        catch (Exception e) when (e is NetlinkException or NetlinkProtocolException)
         {
             return; // tables missing for a moment (being repaired): the next scrape has them
         }

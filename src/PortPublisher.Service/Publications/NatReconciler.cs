@@ -33,7 +33,7 @@ internal sealed class NatReconciler : IDisposable
             {
                 Reconcile(startup: false);
             }
-            catch (NetlinkException e)
+            catch (Exception e) when (e is NetlinkException or NetlinkProtocolException)
             {
                 PortPublisherMetrics.Errors.WithLabels("repair").Inc();
                 ServiceLog.RepairFailed(logger, e.Message);

@@ -9,15 +9,40 @@ namespace PortPublisher.Service.Publications;
 
 /// <summary>
 /// The publications the service carries, touched only by the writer, and what readers see of them: an immutable
-/// snapshot replaced after every change (the API and metrics read it without a lock). <see cref="Persist"/> writes
-/// them all to the state store.
+/// snapshot replaced after every change (the API and metrics read it without a lock). Each change is saved on its own
+/// (<see cref="PersistPut"/>, <see cref="PersistRemove"/>), so its cost does not grow with the number of publications.
 /// </summary>
 internal sealed class PublicationRegistry(IStateStore store)
 {
     private readonly Dictionary<string, ActivePublication> _publications = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (StoredPublication Saved, string Reason)> _parked = new(StringComparer.Ordinal);
 
-    public ImmutableArray<PublicationDto> Snapshot { get; private set; } = [];
+    private ImmutableSortedDictionary<string, PublicationDto> _published = ImmutableSortedDictionary.Create<string, PublicationDto>(StringComparer.Ordinal);
+    private SnapshotCache? _cache;
+
+    /// <summary>
+    /// Every active publication, by name: the writer changes one entry per change (O(log n)), and the array form is
+    /// built only when someone reads it after a change, so a publish costs the same with 10 or 10,000 others.
+    /// </summary>
+    public ImmutableArray<PublicationDto> Snapshot
+    {
+        get
+        {
+            ImmutableSortedDictionary<string, PublicationDto> published = _published;
+            SnapshotCache? cache = _cache;
+            if (cache is not null && ReferenceEquals(cache.Source, published))
+            {
+                return cache.Array;
+            }
+
+            ImmutableArray<PublicationDto> array = [.. published.Values];
+            _cache = new SnapshotCache(published, array);
+            return array;
+        }
+    }
+
+    /// <summary>One publication as readers see it, or null.</summary>
+    public PublicationDto? Find(string name) => _published.GetValueOrDefault(name);
 
     public IReadOnlyCollection<ActivePublication> All => _publications.Values;
 
@@ -53,14 +78,29 @@ internal sealed class PublicationRegistry(IStateStore store)
 
     public void Clear() => _publications.Clear();
 
-    /// <summary>Writes the state file.</summary>
-    /// <exception cref="PublishException">507 with the reason (full, read-only, gone); the file is as it was.</exception>
-    public void Persist()
+    /// <summary>Saves one publication as it is now (publish).</summary>
+    /// <exception cref="PublishException">507 with the reason (full, read-only, gone); the saved state is as it was.</exception>
+    public void PersistPut(ActivePublication publication) => Commit([publication.ToStored()], []);
+
+    /// <summary>Saves that a publication is gone (unpublish, a vanished namespace, a rolled-back publish).</summary>
+    /// <exception cref="PublishException">507 with the reason; the saved state is as it was.</exception>
+    public void PersistRemove(params string[] names) => Commit([], names);
+
+    /// <summary>Rewrites the whole saved state from what is active and parked (after a restore: rare, O(all)).</summary>
+    /// <exception cref="PublishException">507 with the reason; the saved state is as it was.</exception>
+    public void PersistAll()
+    {
+        IEnumerable<StoredPublication> all = _publications.Values.Select(p => p.ToStored()).Concat(_parked.Values.Select(p => p.Saved));
+        Guard(() => store.Save(new StateFile(StateFile.CurrentVersion, [.. all.OrderBy(p => p.Name, StringComparer.Ordinal)])));
+    }
+
+    private void Commit(IReadOnlyCollection<StoredPublication> put, IReadOnlyCollection<string> remove) => Guard(() => store.Commit(put, remove));
+
+    private void Guard(Action write)
     {
         try
         {
-            IEnumerable<StoredPublication> all = _publications.Values.Select(p => p.ToStored()).Concat(_parked.Values.Select(p => p.Saved));
-            store.Save(new StateFile(StateFile.CurrentVersion, [.. all.OrderBy(p => p.Name, StringComparer.Ordinal)]));
+            write();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -69,9 +109,19 @@ internal sealed class PublicationRegistry(IStateStore store)
         }
     }
 
+    /// <summary>Rebuilds what readers see from every publication (after a restore).</summary>
     public void RefreshSnapshot()
     {
-        Snapshot = [.. _publications.Values.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => p.ToDto())];
-        PortPublisherMetrics.Publications.Set(Snapshot.Length);
+        _published = _publications.Values.ToImmutableSortedDictionary(p => p.Name, p => p.ToDto(), StringComparer.Ordinal);
+        PortPublisherMetrics.Publications.Set(_published.Count);
     }
+
+    /// <summary>Updates what readers see of one publication after it changed or went.</summary>
+    public void RefreshSnapshot(string name)
+    {
+        _published = _publications.TryGetValue(name, out ActivePublication? p) ? _published.SetItem(name, p.ToDto()) : _published.Remove(name);
+        PortPublisherMetrics.Publications.Set(_published.Count);
+    }
+
+    private sealed record SnapshotCache(ImmutableSortedDictionary<string, PublicationDto> Source, ImmutableArray<PublicationDto> Array);
 }

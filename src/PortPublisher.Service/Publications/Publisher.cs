@@ -86,7 +86,7 @@ internal sealed class Publisher(
                 // Saved but not active (its restore is waiting on a port or a limit): forgetting it is all there is to do.
                 try
                 {
-                    registry.Persist();
+                    registry.PersistRemove(name);
                 }
                 catch (PublishException e)
                 {
@@ -106,7 +106,7 @@ internal sealed class Publisher(
         registry.Remove(name);
         try
         {
-            registry.Persist();
+            registry.PersistRemove(name);
         }
         catch (PublishException e)
         {
@@ -115,7 +115,7 @@ internal sealed class Publisher(
         }
 
         await TeardownAsync(p);
-        registry.RefreshSnapshot();
+        registry.RefreshSnapshot(name);
         ServiceLog.Unpublished(logger, name, p.Bindings.Count, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1));
         return p.ToDto();
     }
@@ -128,7 +128,7 @@ internal sealed class Publisher(
             registry.Remove(p.Name);
             try
             {
-                registry.Persist();
+                registry.PersistRemove(p.Name);
             }
             catch (PublishException e)
             {
@@ -137,7 +137,7 @@ internal sealed class Publisher(
             }
 
             await TeardownAsync(p);
-            registry.RefreshSnapshot();
+            registry.RefreshSnapshot(p.Name);
             ServiceLog.NamespaceGone(logger, p.Name, p.Netns);
         }
     }
@@ -230,9 +230,9 @@ internal sealed class Publisher(
                 tx.Begin("persist");
                 registry.Add(hostPub);
                 tx.OnRollback("persist", () => registry.Remove(name));
-                registry.Persist();
+                registry.PersistPut(hostPub);
                 tx.Commit();
-                registry.RefreshSnapshot();
+                registry.RefreshSnapshot(name);
             }
 
             return hostPub.ToDto();
@@ -338,19 +338,21 @@ internal sealed class Publisher(
         // Persist the intent first: a crash from here on restores (or cleans up) this publication on restart.
         tx.Begin("persist");
         registry.Add(publication);
+        tx.OnRollback("forget", () => registry.Remove(name));
+        registry.PersistPut(publication);
+
+        // Saved: from here a rollback must also take it out of the saved state (a put that failed wrote nothing).
         tx.OnRollback("persist", () =>
         {
-            registry.Remove(name);
             try
             {
-                registry.Persist();
+                registry.PersistRemove(name);
             }
             catch (PublishException e)
             {
                 ServiceLog.StateWriteFailed(logger, e.Message);
             }
         });
-        registry.Persist();
 
         List<ActiveBinding> natBindings = [.. publication.Bindings.Where(b => b.Carrier == Carrier.Nat)];
         if (natBindings.Count > 0)
@@ -381,7 +383,7 @@ internal sealed class Publisher(
         StartProxies(publication);
 
         tx.Commit();
-        registry.RefreshSnapshot();
+        registry.RefreshSnapshot(name);
         return publication.ToDto();
     }
 

@@ -47,7 +47,7 @@ internal sealed class StateRestorer(
         {
             try
             {
-                registry.Persist();
+                registry.PersistAll();
             }
             catch (PublishException e)
             {
@@ -79,7 +79,7 @@ internal sealed class StateRestorer(
         {
             try
             {
-                registry.Persist();
+                registry.PersistAll();
             }
             catch (PublishException e)
             {
