@@ -41,11 +41,11 @@ public sealed class CleanupTests
         // What outlives a stop: the NAT'ed port keeps working.
         Assert.Equal($"peer={ClientV4}", await Peer.AskTcp(lab.ClientNs, HostV4, 7903));
 
+        string state = Removed(lab.StateDir);
+        Assert.Contains("state.", state, StringComparison.Ordinal); // the publication was saved: a snapshot, a journal or both
         (int code, string stdout, string stderr) = lab.CliInHost("cleanup", "--state-dir", lab.StateDir);
         Assert.True(code == 0, stderr);
-        Assert.Equal(
-            $"removed nftables table ip portpublisher\nremoved nftables table ip6 portpublisher\nremoved {lab.StateDir}/state.json\nremoved {lab.StateDir}/lock\nremoved {lab.StateDir}/\n",
-            stdout);
+        Assert.Equal($"removed nftables table ip portpublisher\nremoved nftables table ip6 portpublisher\n{state}removed {lab.StateDir}/\n", stdout);
         Assert.Equal(string.Empty, lab.InHost("nft list tables"));
         Assert.False(Directory.Exists(lab.StateDir));
         await Assert.ThrowsAnyAsync<SocketException>(() => Peer.AskTcp(lab.ClientNs, HostV4, 7903));
@@ -71,15 +71,25 @@ public sealed class CleanupTests
         lab.StopService(kill: true);
         Assert.Equal("1", lab.InHost($"cat {sysctl}").Trim());
 
+        string state = Removed(lab.StateDir);
+        Assert.Contains("/route_localnet\n", state, StringComparison.Ordinal);
         (int code, string stdout, string stderr) = lab.CliInHost("cleanup", "--state-dir", lab.StateDir);
         Assert.True(code == 0, stderr);
         Assert.Equal(
             $"reset net.ipv4.conf.{link}.route_localnet to 0\nremoved nftables table ip portpublisher\nremoved nftables table ip6 portpublisher\n"
-            + $"removed {lab.StateDir}/state.json\nremoved {lab.StateDir}/route_localnet\nremoved {lab.StateDir}/lock\nremoved {lab.StateDir}/\n"
-            + $"removed stale socket {lab.Socket}\n", // a killed service leaves its socket file
+            + $"{state}removed {lab.StateDir}/\nremoved stale socket {lab.Socket}\n", // a killed service leaves its socket file
             stdout);
         Assert.Equal("0", lab.InHost($"cat {sysctl}").Trim());
         Assert.Equal(string.Empty, lab.InHost("nft list tables"));
+    }
+
+    /// <summary>The lines cleanup prints for the service's files in <paramref name="stateDir"/>, in its order, for those there now.</summary>
+    private static string Removed(string stateDir)
+    {
+        string[] order = ["state.json", "state.json.tmp", "state.journal", "route_localnet", "route_localnet.tmp", "lock"];
+        string[] present = [.. Directory.GetFiles(stateDir).Select(Path.GetFileName)!];
+        Assert.All(present, f => Assert.Contains(f, order)); // nothing the service writes is unknown to cleanup
+        return string.Concat(order.Where(present.Contains).Select(f => $"removed {stateDir}/{f}\n"));
     }
 
     [Fact]
@@ -87,6 +97,7 @@ public sealed class CleanupTests
     {
         await using Lab lab = await Lab.StartAsync();
         Assert.Equal(0, lab.Cli("publish", "cl-kept", "--netns", lab.Container, "-p", "7904:80").Code);
+        string[] files = [.. Directory.GetFiles(lab.StateDir).Order(StringComparer.Ordinal)];
         string other = Path.Combine(lab.Dir, "other.sock");
         (int code, string stdout, string stderr) = Shell.Run("ip", ["netns", "exec", lab.Host, "dotnet", CliDll, "-H", $"unix://{other}", "cleanup", "--state-dir", lab.StateDir]);
         Assert.Equal((1, string.Empty), (code, stdout));
@@ -94,7 +105,7 @@ public sealed class CleanupTests
             $"portpublisher: a portpublisherd (PID {lab.ServicePid}) in this network namespace manages nftables table 'portpublisher' but does not answer on {other}; stop it first (or pass its socket with -H); nothing was removed\n",
             stderr);
         Assert.Equal("table ip portpublisher\ntable ip6 portpublisher\n", lab.InHost("nft list tables"));
-        Assert.True(File.Exists(Path.Combine(lab.StateDir, "state.json")));
+        Assert.Equal(files, Directory.GetFiles(lab.StateDir).Order(StringComparer.Ordinal));
         Assert.Contains("cl-kept", lab.Cli("ls").Stdout, StringComparison.Ordinal);
     }
 }
