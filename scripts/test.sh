@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs every test. Installs what the tests need first (root, Debian): nftables, iproute2, socat, conntrack, curl, promtool.
+# Runs every test. Installs what the tests need first (root, Debian): nftables, iproute2, socat, conntrack, curl, iputils-ping, promtool.
 # Prints a closing line "N passed, N failed, N skipped" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # Required by the kernel tests; promtool (Debian's prometheus) only lints the metrics text, so it is best effort.
 need=() want=()
-for pair in nft:nftables ip:iproute2 socat:socat conntrack:conntrack curl:curl; do
+for pair in nft:nftables ip:iproute2 socat:socat conntrack:conntrack curl:curl ping:iputils-ping; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 command -v promtool >/dev/null 2>&1 || want+=(prometheus)

@@ -11,7 +11,7 @@ using PortPublisher.Core.Specs;
 namespace PortPublisher.Cli;
 
 /// <summary>The <c>portpublisher</c> command tree. Specs and names are checked here, before any request.</summary>
-public sealed class CliApp
+public sealed partial class CliApp
 {
     private readonly TextWriter _out;
     private readonly TextWriter _err;
@@ -45,6 +45,11 @@ public sealed class CliApp
 
     public async Task<int> RunAsync(string[] args, CancellationToken ct)
     {
+        if (SplitExec(args) is { } exec)
+        {
+            return await ExecAsync(exec.Host, exec.Name, exec.Command, ct); // CliApp.Sandbox.cs
+        }
+
         RootCommand root = Build();
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0 && !IsHelp(args))
@@ -88,7 +93,7 @@ public sealed class CliApp
                 return ExitCodes.Ok;
             }
 
-            await _err.WriteLineAsync("portpublisher: a command is required (publish, port, unpublish, ls, status, cleanup)");
+            await _err.WriteLineAsync("portpublisher: a command is required (publish, port, unpublish, ls, status, cleanup, sandbox, exec)");
             await _err.WriteLineAsync("See 'portpublisher --help'.");
             return ExitCodes.Usage;
         });
@@ -99,7 +104,8 @@ public sealed class CliApp
         root.Subcommands.Add(BuildList());
         root.Subcommands.Add(BuildStatus());
         root.Subcommands.Add(BuildCleanup());
-
+        root.Subcommands.Add(BuildSandbox()); // sandboxes (issue 12): CliApp.Sandbox.cs
+        root.Subcommands.Add(BuildExec());
         return root;
     }
 
@@ -421,9 +427,12 @@ public sealed class CliApp
     }
 
     /// <summary>The socket path from -H, else PORTPUBLISHER_HOST, else the default; null with a one-line error naming the bad source.</summary>
-    private string? ResolveHost(ParseResult p, out string? error)
+    private string? ResolveHost(ParseResult p, out string? error) => ResolveHost(p.GetValue(_host), out error);
+
+    /// <inheritdoc cref="ResolveHost(ParseResult, out string?)"/>
+    private string? ResolveHost(string? hostOption, out string? error)
     {
-        (string source, string host) = p.GetValue(_host) is string h ? ("-H ", h)
+        (string source, string host) = hostOption is string h ? ("-H ", h)
             : _env("PORTPUBLISHER_HOST") is string e ? ("PORTPUBLISHER_HOST=", e)
             : ("-H ", ServiceClient.DefaultHost);
         string? path = ServiceHost.Parse(host, out string? why);
@@ -431,9 +440,11 @@ public sealed class CliApp
         return path;
     }
 
-    private async Task<int> CallAsync(ParseResult p, Func<ServiceClient, Task<int>> action)
+    private Task<int> CallAsync(ParseResult p, Func<ServiceClient, Task<int>> action) => CallAsync(p.GetValue(_host), action);
+
+    private async Task<int> CallAsync(string? hostOption, Func<ServiceClient, Task<int>> action)
     {
-        string? socket = ResolveHost(p, out string? hostError);
+        string? socket = ResolveHost(hostOption, out string? hostError);
         if (socket is null)
         {
             await _err.WriteLineAsync($"portpublisher: {hostError}");

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.RegularExpressions;
 using PortPublisher.Core.Api;
+using PortPublisher.Core.Sandboxes;
 using PortPublisher.Netlink;
 using PortPublisher.Netlink.Nft;
 using static Tmds.Linux.LibC;
@@ -13,8 +14,9 @@ namespace PortPublisher.Cli;
 
 /// <summary>
 /// <c>portpublisher cleanup</c>, for a host that stops using the service. While a service answers on the socket, every
-/// publication is unpublished through it, and nothing else: its tables stay (a running service rebuilds tables that
-/// others delete). Once none answers, what it leaves behind goes: the <c>ip</c>/<c>ip6</c> nftables tables of this
+/// sandbox is removed (joiners first) and every publication unpublished through it, and nothing else: its tables stay
+/// (a running service rebuilds tables that others delete). Sandboxes (namespaces, veths, the bridge, /etc/netns files)
+/// are only the service's to remove: with any left in the state, the leftovers are not touched. Once none answers, what it leaves behind goes: the <c>ip</c>/<c>ip6</c> nftables tables of this
 /// network namespace (NAT'ed ports keep working until then), the state file, and a stale socket. A service that holds
 /// the table or the state directory but does not answer is never worked around: cleanup takes the same two locks the
 /// service takes at start (the table's abstract socket, the directory's flock) and holds them while it removes, so no
@@ -31,7 +33,7 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
 
     private static readonly string[] s_stateFiles =
     [
-        ServiceFootprint.StateFile, ServiceFootprint.StateFile + ".tmp", ServiceFootprint.StateJournal, ServiceFootprint.LocalnetFile, ServiceFootprint.LocalnetFile + ".tmp", ServiceFootprint.StateLockFile,
+        ServiceFootprint.StateFile, ServiceFootprint.StateFile + ".tmp", ServiceFootprint.StateJournal, ServiceFootprint.SandboxFile, ServiceFootprint.SandboxFile + ".tmp", ServiceFootprint.LocalnetFile, ServiceFootprint.LocalnetFile + ".tmp", ServiceFootprint.StateLockFile,
     ];
 
     /// <summary>The service's rule for --table (OptionsCheck), so a name it could not have used is refused before anything.</summary>
@@ -63,11 +65,47 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
 
             if (all is not null)
             {
-                return await UnpublishAllAsync(client, all, ct);
+                int sandboxes = await RemoveSandboxesAsync(client, ct);
+                int unpublished = await UnpublishAllAsync(client, sandboxes == ExitCodes.Ok ? await client.ListAsync(ct) : all, ct);
+                return Math.Max(sandboxes, unpublished);
             }
         }
 
         return await RemoveLeftoversAsync(socketPath, table, stateDir);
+    }
+
+    /// <summary>Removes every sandbox through the service, those that join another (container:OTHER) first.</summary>
+    private async Task<int> RemoveSandboxesAsync(ServiceClient client, CancellationToken ct)
+    {
+        List<SandboxDto> all;
+        try
+        {
+            all = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "v1/sandboxes"), SandboxJsonContext.Default.ListSandboxDto, ct);
+        }
+        catch (ServiceErrorException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            return ExitCodes.Ok; // a service without sandboxes
+        }
+
+        int code = ExitCodes.Ok;
+        foreach (SandboxDto s in all.OrderBy(s => s.Network.StartsWith(NetworkMode.ContainerPrefix, StringComparison.Ordinal) ? 0 : 1).ThenBy(s => s.Name, StringComparer.Ordinal))
+        {
+            try
+            {
+                await client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"v1/sandboxes/{Uri.EscapeDataString(s.Name)}"), SandboxJsonContext.Default.SandboxDto, ct);
+                await stdout.WriteLineAsync($"removed sandbox {s.Name}");
+            }
+            catch (ServiceErrorException e) when (e.Status == HttpStatusCode.NotFound)
+            {
+            }
+            catch (ServiceErrorException e)
+            {
+                await stderr.WriteLineAsync($"portpublisher: sandbox rm {s.Name}: {e.Message}");
+                code = ExitCodes.Failed;
+            }
+        }
+
+        return code;
     }
 
     private async Task<int> UnpublishAllAsync(ServiceClient client, List<PublicationDto> all, CancellationToken ct)
@@ -153,6 +191,14 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
                     await stderr.WriteLineAsync($"portpublisher: cannot reset net.ipv4.conf.{link}.route_localnet ({e.Message}); the nftables tables, whose loopback guard it needs, were kept");
                     return e is UnauthorizedAccessException ? ExitCodes.NoPermission : ExitCodes.Failed;
                 }
+            }
+
+            if (LeftSandboxes(stateDir) is { Count: > 0 } sandboxes)
+            {
+                await stderr.WriteLineAsync(
+                    $"portpublisher: {sandboxes.Count} sandbox{(sandboxes.Count == 1 ? string.Empty : "es")} ({string.Join(", ", sandboxes)}) remain in {stateDir}, and only the service can remove them: "
+                    + "start it, run `portpublisher cleanup` (it removes them through the service), stop it and run cleanup again; nothing was removed");
+                return ExitCodes.Failed;
             }
 
             IReadOnlyList<string> tables;
@@ -287,6 +333,28 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
         }
 
         return (fd, 0);
+    }
+
+    /// <summary>The sandboxes named in STATE_DIR/sandboxes.json; an unreadable file counts as one nameless sandbox (never guessed away).</summary>
+    private static List<string> LeftSandboxes(string stateDir)
+    {
+        string path = Path.Combine(stateDir, ServiceFootprint.SandboxFile);
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(path));
+            return doc.RootElement.TryGetProperty("sandboxes", out System.Text.Json.JsonElement list) && list.ValueKind == System.Text.Json.JsonValueKind.Array
+                ? [.. list.EnumerateArray().Select(s => s.TryGetProperty("name", out System.Text.Json.JsonElement n) ? n.GetString() ?? "?" : "?")]
+                : ["?"];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException)
+        {
+            return [$"{path} unreadable: {e.Message}"];
+        }
     }
 
     /// <summary>The links listed in the service's route_localnet file, names only (as the service reads them).</summary>

@@ -70,14 +70,14 @@ public sealed class ServiceClient : IDisposable
     public void Dispose() => _http.Dispose();
 
     // A sized body rather than JsonContent's chunked stream: the request is small and a Content-Length is simpler for every server.
-    private static ByteArrayContent Json<T>(T value, JsonTypeInfo<T> type)
+    internal static ByteArrayContent Json<T>(T value, JsonTypeInfo<T> type)
     {
         var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(value, type));
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         return content;
     }
 
-    private async Task<T> SendAsync<T>(HttpRequestMessage request, JsonTypeInfo<T> type, CancellationToken ct)
+    internal async Task<T> SendAsync<T>(HttpRequestMessage request, JsonTypeInfo<T> type, CancellationToken ct)
     {
         using (request)
         {

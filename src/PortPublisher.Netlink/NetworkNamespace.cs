@@ -35,6 +35,9 @@ public sealed class NetworkNamespace : IDisposable
     /// <summary>(device, inode) of the namespace: equal identities are the same namespace.</summary>
     public (ulong Device, ulong Inode) Identity { get; }
 
+    /// <summary>The open nsfs file (IFLA_NET_NS_FD takes it to create a link inside this namespace).</summary>
+    internal SafeFileHandle Handle => _handle;
+
     /// <summary>
     /// Opens a namespace by <c>ip netns</c> name (looked up in /run/netns) or by path
     /// (<c>/proc/PID/ns/net</c>, a bind mount). Anything but a network namespace is refused.

@@ -13,6 +13,7 @@ using PortPublisher.Service.Logging;
 using PortPublisher.Service.Metrics;
 using PortPublisher.Service.Options;
 using PortPublisher.Service.Publications;
+using PortPublisher.Service.Sandboxes;
 using Prometheus;
 
 // Only metrics that lint clean with promtool: the adapters for .NET event counters and meters emit names with
@@ -42,6 +43,7 @@ catch (InvalidOperationException e)
 builder.Services.AddSystemd();
 builder.Services.AddOptions<PortPublisherOptions>().BindConfiguration(PortPublisherOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddPublications();
+builder.Services.AddSandboxes(); // sandboxes (issue 12)
 builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(8));
 builder.Services.AddSingleton<MetricsCollector>();
 builder.Services.AddHostedService(sp => new SystemdWatchdog(
@@ -148,6 +150,7 @@ WebApplication app = builder.Build();
 static bool OnControlSocket(HttpContext http) => http.Connection.LocalIpAddress is null;
 ControlApi.Map(app, OnControlSocket);
 DockerApi.Map(app, OnControlSocket);
+SandboxApi.Map(app, OnControlSocket); // sandboxes (issue 12)
 if (metricsEndPoint is not null)
 {
     app.Services.GetRequiredService<MetricsCollector>().Register(Prometheus.Metrics.DefaultRegistry);

@@ -62,7 +62,7 @@ public class UnixToolTests
 
         // The description column stays aligned after the longer label.
         string[] rows = [.. top[top.IndexOf("Commands:", StringComparison.Ordinal)..].Split('\n').Skip(1).TakeWhile(l => l.Length > 0)];
-        Assert.Equal(6, rows.Length);
+        Assert.Equal(["publish", "port", "unpublish", "ls", "status", "cleanup", "sandbox", "exec"], rows.Select(r => r.Trim().Split(' ')[0]));
         Assert.Single(rows.Select(r => r.IndexOf("  ", 2, StringComparison.Ordinal) + r[r.IndexOf("  ", 2, StringComparison.Ordinal)..].TakeWhile(c => c == ' ').Count()).Distinct());
 
         (_, string verb, _) = await Run("port", "--help");
@@ -72,7 +72,7 @@ public class UnixToolTests
     [Fact]
     public async Task NoCommand_IsUsage() =>
         Assert.Equal(
-            (ExitCodes.Usage, string.Empty, "portpublisher: a command is required (publish, port, unpublish, ls, status, cleanup)\nSee 'portpublisher --help'.\n"),
+            (ExitCodes.Usage, string.Empty, "portpublisher: a command is required (publish, port, unpublish, ls, status, cleanup, sandbox, exec)\nSee 'portpublisher --help'.\n"),
             await Run());
 
     [Fact]

@@ -83,10 +83,63 @@ public sealed class CleanupTests
         Assert.Equal(string.Empty, lab.InHost("nft list tables"));
     }
 
+    [Fact]
+    public async Task WhileTheServiceRuns_RemovesSandboxesJoinersFirst()
+    {
+        await using Lab lab = await Lab.StartAsync(SandboxLabFixture.ServiceArgs);
+        string s1 = $"{lab.Id}s1", s2 = $"{lab.Id}s2";
+        try
+        {
+            Assert.Equal(0, lab.Cli("sandbox", "create", s1, "-p", "7906:80").Code);
+            Assert.Equal(0, lab.Cli("sandbox", "create", s2, "--network", $"container:{s1}").Code);
+            Assert.Equal(0, lab.Cli("publish", "cl-plain", "--netns", lab.Container, "-p", "7907:80").Code);
+            (int code, string stdout, string stderr) = lab.CliInHost("cleanup", "--state-dir", lab.StateDir);
+            Assert.True(code == 0, stderr + lab.Log);
+            Assert.StartsWith($"removed sandbox {s2}\nremoved sandbox {s1}\nunpublished cl-plain\nportpublisherd is running: ", stdout, StringComparison.Ordinal);
+            Assert.False(File.Exists($"/run/netns/{s1}"));
+            Assert.False(Directory.Exists($"/etc/netns/{s1}"));
+            Assert.Equal("NAME   NETNS   CARRIER   PORTS\n", lab.Cli("ls").Stdout);
+            Assert.Equal("NAME", lab.Cli("sandbox", "ls").Stdout.Split(' ')[0].Trim());
+        }
+        finally
+        {
+            // /run/netns, the UTS pins and /etc/netns are this host's: nothing with the lab's prefix stays, even on a failure.
+            lab.Cli("sandbox", "rm", s2, s1);
+            foreach (string f in new[] { "/run/netns", "/run/portpublisher/uts" }.Where(Directory.Exists).SelectMany(d => Directory.GetFiles(d, $"{lab.Id}*")))
+            {
+                Shell.TrySh($"umount -l '{f}'; rm -f '{f}'");
+            }
+
+            foreach (string d in Directory.Exists("/etc/netns") ? Directory.GetDirectories("/etc/netns", $"{lab.Id}*") : [])
+            {
+                Directory.Delete(d, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task SandboxesLeftInTheState_KeepEverythingOnceTheServiceIsStopped()
+    {
+        await using Lab lab = await Lab.StartAsync();
+        Assert.Equal(0, lab.Cli("publish", "cl-sb", "--netns", lab.Container, "-p", "7908:80").Code);
+        lab.StopService(kill: false);
+
+        // Only the service can take a sandbox apart (its namespace, veth, bridge, /etc/netns files).
+        await File.WriteAllTextAsync(Path.Combine(lab.StateDir, "sandboxes.json"), """{"version": 1, "sandboxes": [{"name": "left1"}, {"name": "left2"}]}""", TestContext.Current.CancellationToken);
+        string[] files = [.. Directory.GetFiles(lab.StateDir).Order(StringComparer.Ordinal)];
+        (int code, string stdout, string stderr) = lab.CliInHost("cleanup", "--state-dir", lab.StateDir);
+        Assert.Equal((1, string.Empty), (code, stdout));
+        Assert.Equal(
+            $"portpublisher: 2 sandboxes (left1, left2) remain in {lab.StateDir}, and only the service can remove them: start it, run `portpublisher cleanup` (it removes them through the service), stop it and run cleanup again; nothing was removed\n",
+            stderr);
+        Assert.Equal("table ip portpublisher\ntable ip6 portpublisher\n", lab.InHost("nft list tables"));
+        Assert.Equal(files, Directory.GetFiles(lab.StateDir).Order(StringComparer.Ordinal));
+    }
+
     /// <summary>The lines cleanup prints for the service's files in <paramref name="stateDir"/>, in its order, for those there now.</summary>
     private static string Removed(string stateDir)
     {
-        string[] order = ["state.json", "state.json.tmp", "state.journal", "route_localnet", "route_localnet.tmp", "lock"];
+        string[] order = ["state.json", "state.json.tmp", "state.journal", "sandboxes.json", "sandboxes.json.tmp", "route_localnet", "route_localnet.tmp", "lock"];
         string[] present = [.. Directory.GetFiles(stateDir).Select(Path.GetFileName)!];
         Assert.All(present, f => Assert.Contains(f, order)); // nothing the service writes is unknown to cleanup
         return string.Concat(order.Where(present.Contains).Select(f => $"removed {stateDir}/{f}\n"));

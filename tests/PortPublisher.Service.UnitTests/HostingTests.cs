@@ -67,6 +67,7 @@ public sealed class HostingTests
     {
         Assert.Equal(StateStore.FileName, ServiceFootprint.StateFile);
         Assert.Equal(StateStore.JournalName, ServiceFootprint.StateJournal);
+        Assert.Equal(Sandboxes.SandboxStore.FileName, ServiceFootprint.SandboxFile);
         Assert.Equal(StateDirectoryLock.FileName, ServiceFootprint.StateLockFile);
         var defaults = new Options.PortPublisherOptions();
         Assert.Equal((defaults.Socket, defaults.StateDir, defaults.Table), (ServiceFootprint.DefaultSocket, ServiceFootprint.DefaultStateDir, ServiceFootprint.DefaultTable));

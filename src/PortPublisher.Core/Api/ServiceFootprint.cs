@@ -19,6 +19,9 @@ public static class ServiceFootprint
     /// <summary>The journal of changes since that snapshot, beside it.</summary>
     public const string StateJournal = "state.journal";
 
+    /// <summary>The sandboxes the service made (camelCase JSON, <c>{"version": 1, "sandboxes": [{"name": …}, …]}</c>).</summary>
+    public const string SandboxFile = "sandboxes.json";
+
     /// <summary>The file in the state directory that names the PID holding the directory's lock.</summary>
     public const string StateLockFile = "lock";
 

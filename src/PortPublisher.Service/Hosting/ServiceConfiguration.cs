@@ -37,6 +37,7 @@ internal static class ServiceConfiguration
         ["--metrics-per-binding"] = $"{PortPublisherOptions.Section}:MetricsPerBinding",
         ["--max-connections"] = $"{PortPublisherOptions.Section}:MaxConnections",
         ["--protect-tables"] = $"{PortPublisherOptions.Section}:ProtectTables",
+        ["--host-mount-namespace"] = $"{Sandboxes.SandboxOptions.Section}:HostMountNamespace", // sandboxes (issue 12)
         ["--config"] = "Config",
     };
 
