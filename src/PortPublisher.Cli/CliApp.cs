@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Net;
+using System.Reflection;
 using System.Text.Json;
 using PortPublisher.Core.Api;
 using PortPublisher.Core.DockerPort;
@@ -14,6 +16,7 @@ public sealed partial class CliApp
     private readonly TextWriter _out;
     private readonly TextWriter _err;
     private readonly Func<string, string?> _env;
+    private readonly TimeProvider _time;
 
     private readonly Option<string?> _host = new("--host", "-H")
     {
@@ -21,12 +24,22 @@ public sealed partial class CliApp
         Recursive = true,
     };
 
-    public CliApp(TextWriter stdout, TextWriter stderr, Func<string, string?>? environment = null)
+    private readonly Option<bool> _version = new("--version") { Description = "Show the CLI's version (the service's: `portpublisher status`)" };
+
+    public CliApp(TextWriter stdout, TextWriter stderr, Func<string, string?>? environment = null, TimeProvider? time = null)
     {
         _out = stdout;
         _err = stderr;
         _env = environment ?? Environment.GetEnvironmentVariable;
+        _time = time ?? TimeProvider.System;
     }
+
+    /// <summary>The CLI's informational version (<c>1.0.0+commit</c>), as the service reports its own.</summary>
+    public static string Version { get; } =
+        typeof(CliApp).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
+    /// <summary>For tests: called with the attempt number each time <c>status --wait</c> found the service not ready and waits.</summary>
+    internal Action<int>? Retrying { get; set; }
 
     public static Task<int> RunConsoleAsync(string[] args) => new CliApp(Console.Out, Console.Error).RunAsync(args, CancellationToken.None);
 
@@ -50,7 +63,15 @@ public sealed partial class CliApp
             return ExitCodes.Usage;
         }
 
-        return await parse.InvokeAsync(new InvocationConfiguration { Output = _out, Error = _err }, ct);
+        if (!IsHelp(args))
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { Output = _out, Error = _err }, ct);
+        }
+
+        using var help = new StringWriter();
+        int code = await parse.InvokeAsync(new InvocationConfiguration { Output = help, Error = _err }, ct);
+        await _out.WriteAsync(HelpText.FixCommandLabels(help.ToString(), root.Subcommands));
+        return code;
     }
 
     private static bool IsHelp(string[] args) => args.Any(a => a is "--help" or "-h" or "-?");
@@ -59,11 +80,30 @@ public sealed partial class CliApp
     {
         var root = new RootCommand("Publish ports of Linux network namespaces the way `docker run -p` does.");
         root.Options.Add(_host);
+
+        // Our own --version: System.CommandLine's refuses any other token, -H included, which scripts pass everywhere.
+        // It never contacts the service.
+        root.Options.Remove(root.Options.OfType<VersionOption>().Single());
+        root.Options.Add(_version);
+        root.SetAction(async (p, _) =>
+        {
+            if (p.GetValue(_version))
+            {
+                await _out.WriteLineAsync(Version);
+                return ExitCodes.Ok;
+            }
+
+            await _err.WriteLineAsync("portpublisher: a command is required (publish, port, unpublish, ls, status, cleanup, sandbox, exec)");
+            await _err.WriteLineAsync("See 'portpublisher --help'.");
+            return ExitCodes.Usage;
+        });
+
         root.Subcommands.Add(BuildPublish());
         root.Subcommands.Add(BuildPort());
         root.Subcommands.Add(BuildUnpublish());
         root.Subcommands.Add(BuildList());
         root.Subcommands.Add(BuildStatus());
+        root.Subcommands.Add(BuildCleanup());
         root.Subcommands.Add(BuildSandbox()); // sandboxes (issue 12): CliApp.Sandbox.cs
         root.Subcommands.Add(BuildExec());
         return root;
@@ -125,6 +165,12 @@ public sealed partial class CliApp
             return await CallAsync(p, async client =>
             {
                 PublicationDto result = await client.PublishAsync(request, ct);
+                if (request.DryRun)
+                {
+                    // Marked where scripts that read stdout do not see it: stdout is exactly what a real publish prints.
+                    await _err.WriteLineAsync("dry run: nothing was published");
+                }
+
                 foreach (string w in result.Warnings ?? [])
                 {
                     await _err.WriteLineAsync($"WARNING: {w}");
@@ -161,7 +207,9 @@ public sealed partial class CliApp
                 }
                 catch (ServiceErrorException e)
                 {
-                    await _err.WriteLineAsync($"Error response from daemon: {e.Message}");
+                    // docker port's words, byte for byte, whatever our native route says.
+                    string message = e.Status == HttpStatusCode.NotFound ? $"No such container: {container}" : e.Message;
+                    await _err.WriteLineAsync($"Error response from daemon: {message}");
                     return ExitCodes.Failed;
                 }
 
@@ -212,21 +260,158 @@ public sealed partial class CliApp
 
     private Command BuildStatus()
     {
-        var cmd = new Command("status", "Show the service's backend, sysctls and counts");
-        cmd.SetAction(async (p, ct) => await CallAsync(p, async client =>
+        var wait = new Option<string?>("--wait")
         {
-            StatusDto s = await client.StatusAsync(ct);
-            await _out.WriteLineAsync($"Version:      {s.Version}");
-            await _out.WriteLineAsync($"Backend:      {s.Backend}");
-            await _out.WriteLineAsync($"Publications: {s.Publications}");
-            await _out.WriteLineAsync($"Bindings:     {s.Bindings}");
-            foreach (KeyValuePair<string, string> kv in s.Sysctls)
+            HelpName = "SECONDS",
+            Description = "Wait up to SECONDS for the service to answer (exit 0 once it does, 69 if it does not in time), as after starting it",
+        };
+        var cmd = new Command("status", "Show the service's version, settings, backend, sysctls and counts") { wait };
+        cmd.SetAction(async (p, ct) =>
+        {
+            TimeSpan? patience = null;
+            if (p.GetValue(wait) is string text)
             {
-                await _out.WriteLineAsync($"{kv.Key} = {kv.Value}");
+                if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double seconds) || seconds is <= 0 or > 86_400)
+                {
+                    await _err.WriteLineAsync($"portpublisher: invalid --wait {GoNet.Quote(text)}: use a number of seconds, such as 30");
+                    return ExitCodes.Usage;
+                }
+
+                patience = TimeSpan.FromSeconds(seconds);
             }
 
-            return ExitCodes.Ok;
-        }));
+            return await CallAsync(p, async client =>
+            {
+                StatusDto s = patience is { } limit ? await WaitForStatusAsync(client, limit, ct) : await client.StatusAsync(ct);
+                await WriteStatusAsync(s);
+                return ExitCodes.Ok;
+            });
+        });
+        return cmd;
+    }
+
+    /// <summary>
+    /// Asks for the status until the service answers: the socket may not exist yet (the service is starting, restoring
+    /// its publications) or may refuse. Backs off from 50 ms to 1 s; each attempt and the whole wait end at the deadline,
+    /// and the last reason is what the timeout reports. Permission denied ends it at once: waiting cannot fix that.
+    /// </summary>
+    private async Task<StatusDto> WaitForStatusAsync(ServiceClient client, TimeSpan limit, CancellationToken ct)
+    {
+        long started = _time.GetTimestamp();
+        TimeSpan delay = TimeSpan.FromMilliseconds(50);
+        string? why = null;
+        for (int attempt = 1; ; attempt++)
+        {
+            TimeSpan left = limit - _time.GetElapsedTime(started);
+            using (var attemptCts = new CancellationTokenSource(left > TimeSpan.Zero ? left : TimeSpan.Zero, _time))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, attemptCts.Token))
+            {
+                try
+                {
+                    return await client.StatusAsync(linked.Token);
+                }
+                catch (ServiceUnavailableException e)
+                {
+                    why = e.Message;
+                }
+                catch (ServiceErrorException e) when ((int)e.Status >= 500)
+                {
+                    why = e.Message; // up but not ready, or stopping before a restart
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    // The deadline cut this attempt short; an earlier attempt's reason says more, if there was one.
+                    why ??= $"the service at {client.SocketPath} did not answer";
+                }
+            }
+
+            left = limit - _time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                throw new ServiceUnavailableException($"not ready within {limit.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s: {why}");
+            }
+
+            Retrying?.Invoke(attempt);
+            await Task.Delay(delay < left ? delay : left, _time, ct);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.TicksPerSecond));
+        }
+    }
+
+    private async Task WriteStatusAsync(StatusDto s)
+    {
+        var rows = new List<(string, string?)>
+        {
+            ("Version", s.Version),
+            ("Backend", s.Backend),
+            ("Mode", s.Mode),
+            ("Table", s.Table is null ? null : $"ip {s.Table}, ip6 {s.Table}"),
+            ("State dir", s.StateDir),
+            ("Socket", s.Socket),
+            ("Open files", s.OpenFileLimit?.ToString(CultureInfo.InvariantCulture)),
+            ("Publications", s.Publications.ToString(CultureInfo.InvariantCulture)),
+            ("Bindings", s.Bindings.ToString(CultureInfo.InvariantCulture)),
+        };
+        foreach ((string label, string? value) in rows)
+        {
+            if (value is not null)
+            {
+                await _out.WriteLineAsync($"{label + ":",-14}{value}");
+            }
+        }
+
+        await _out.WriteLineAsync("Sysctls:");
+        foreach (KeyValuePair<string, string> kv in s.Sysctls)
+        {
+            await _out.WriteLineAsync($"  {kv.Key} = {kv.Value}");
+        }
+    }
+
+    private Command BuildCleanup()
+    {
+        var table = new Option<string>("--table")
+        {
+            HelpName = "NAME",
+            Description = $"The service's nftables table name, its --table (default {ServiceFootprint.DefaultTable})",
+            DefaultValueFactory = _ => ServiceFootprint.DefaultTable,
+        };
+        var stateDir = new Option<string>("--state-dir")
+        {
+            HelpName = "DIR",
+            Description = $"The service's state directory, its --state-dir (default {ServiceFootprint.DefaultStateDir})",
+            DefaultValueFactory = _ => ServiceFootprint.DefaultStateDir,
+        };
+        var cmd = new Command(
+            "cleanup",
+            "Remove what the service left: with it running, unpublish everything; once it is stopped, its nftables tables and state (root, in its network namespace)")
+        {
+            table,
+            stateDir,
+        };
+        cmd.SetAction(async (p, ct) =>
+        {
+            string tableName = p.GetValue(table)!;
+            if (!HostCleanup.IsTableName(tableName))
+            {
+                await _err.WriteLineAsync($"portpublisher: invalid --table {GoNet.Quote(tableName)}: a letter, then up to 30 letters, digits, '_' or '-'");
+                return ExitCodes.Usage;
+            }
+
+            string dir = p.GetValue(stateDir)!;
+            if (!dir.StartsWith('/'))
+            {
+                await _err.WriteLineAsync($"portpublisher: invalid --state-dir {GoNet.Quote(dir)}: use an absolute path");
+                return ExitCodes.Usage;
+            }
+
+            string? socket = ResolveHost(p, out string? hostError);
+            if (socket is null)
+            {
+                await _err.WriteLineAsync($"portpublisher: {hostError}");
+                return ExitCodes.Usage;
+            }
+
+            return await new HostCleanup(_out, _err).RunAsync(socket, tableName, dir, ct);
+        });
         return cmd;
     }
 
@@ -241,38 +426,50 @@ public sealed partial class CliApp
         return normalized;
     }
 
+    /// <summary>The socket path from -H, else PORTPUBLISHER_HOST, else the default; null with a one-line error naming the bad source.</summary>
+    private string? ResolveHost(ParseResult p, out string? error) => ResolveHost(p.GetValue(_host), out error);
+
+    /// <inheritdoc cref="ResolveHost(ParseResult, out string?)"/>
+    private string? ResolveHost(string? hostOption, out string? error)
+    {
+        (string source, string host) = hostOption is string h ? ("-H ", h)
+            : _env("PORTPUBLISHER_HOST") is string e ? ("PORTPUBLISHER_HOST=", e)
+            : ("-H ", ServiceClient.DefaultHost);
+        string? path = ServiceHost.Parse(host, out string? why);
+        error = path is null ? $"{source}{host}: {why}" : null;
+        return path;
+    }
+
     private Task<int> CallAsync(ParseResult p, Func<ServiceClient, Task<int>> action) => CallAsync(p.GetValue(_host), action);
 
     private async Task<int> CallAsync(string? hostOption, Func<ServiceClient, Task<int>> action)
     {
-        string host = hostOption ?? _env("PORTPUBLISHER_HOST") ?? ServiceClient.DefaultHost;
-        ServiceClient client;
-        try
+        string? socket = ResolveHost(hostOption, out string? hostError);
+        if (socket is null)
         {
-            client = new ServiceClient(host);
-        }
-        catch (ArgumentException e)
-        {
-            await _err.WriteLineAsync($"portpublisher: {e.Message}");
+            await _err.WriteLineAsync($"portpublisher: {hostError}");
             return ExitCodes.Usage;
         }
 
-        using (client)
+        using var client = new ServiceClient(socket);
+        try
         {
-            try
-            {
-                return await action(client);
-            }
-            catch (ServiceUnavailableException e)
-            {
-                await _err.WriteLineAsync($"portpublisher: {e.Message}. Is portpublisherd running?");
-                return ExitCodes.Unavailable;
-            }
-            catch (ServiceErrorException e)
-            {
-                await _err.WriteLineAsync($"portpublisher: {e.Message}");
-                return ExitCodes.Failed;
-            }
+            return await action(client);
+        }
+        catch (ServiceAccessDeniedException e)
+        {
+            await _err.WriteLineAsync($"portpublisher: {e.Message}");
+            return ExitCodes.NoPermission;
+        }
+        catch (ServiceUnavailableException e)
+        {
+            await _err.WriteLineAsync($"portpublisher: {e.Message}. Is portpublisherd running?");
+            return ExitCodes.Unavailable;
+        }
+        catch (ServiceErrorException e)
+        {
+            await _err.WriteLineAsync($"portpublisher: {e.Message}");
+            return ExitCodes.Failed;
         }
     }
 }

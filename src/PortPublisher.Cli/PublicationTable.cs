@@ -1,12 +1,17 @@
 using System.Text;
 using PortPublisher.Core.Api;
+using PortPublisher.Core.Publications;
 
 namespace PortPublisher.Cli;
 
-/// <summary>The <c>ls</c> table; PORTS is written as <c>docker ps</c> writes it (<c>0.0.0.0:8080-&gt;80/tcp</c>).</summary>
+/// <summary>
+/// The <c>ls</c> table. CARRIER is <c>nat</c> or <c>proxy</c> when every binding has that carrier, <c>mixed</c> when
+/// both carry some (an address-less spec to an IPv4-only target: NAT for 0.0.0.0, the proxy for [::]), <c>-</c> when
+/// there are no bindings. PORTS is written as <c>docker ps</c> writes it (<c>0.0.0.0:8080-&gt;80/tcp</c>).
+/// </summary>
 public static class PublicationTable
 {
-    private static readonly string[] s_header = ["NAME", "NETNS", "PORTS"];
+    private static readonly string[] s_header = ["NAME", "NETNS", "CARRIER", "PORTS"];
 
     public static string Format(IReadOnlyList<PublicationDto> publications)
     {
@@ -16,15 +21,37 @@ public static class PublicationTable
         {
             p.Name,
             p.Netns,
+            CarrierOf(p),
             string.Join(", ", p.Bindings.Select(b => $"{(b.HostIp.Contains(':', StringComparison.Ordinal) ? $"[{b.HostIp}]" : b.HostIp)}:{b.HostPort}->{b.ContainerPort}/{b.Protocol}")),
         }));
-        int w0 = rows.Max(r => r[0].Length), w1 = rows.Max(r => r[1].Length);
+        int[] widths = [.. Enumerable.Range(0, s_header.Length - 1).Select(i => rows.Max(r => r[i].Length))];
         var sb = new StringBuilder();
         foreach (string[] r in rows)
         {
-            sb.Append(r[0].PadRight(w0 + 3)).Append(r[1].PadRight(w1 + 3)).Append(r[2].TrimEnd()).Append('\n');
+            var line = new StringBuilder();
+            for (int i = 0; i < widths.Length; i++)
+            {
+                line.Append(r[i].PadRight(widths[i] + 3));
+            }
+
+            sb.Append(line.Append(r[^1]).ToString().TrimEnd()).Append('\n');
         }
 
-        return sb.ToString().Replace(" \n", "\n", StringComparison.Ordinal);
+        return sb.ToString();
+    }
+
+    /// <summary>The publication's carrier in one word.</summary>
+    public static string CarrierOf(PublicationDto publication)
+    {
+        ArgumentNullException.ThrowIfNull(publication);
+        Carrier?[] carriers = [.. publication.Bindings.Select(b => b.Carrier).Distinct()];
+        return carriers switch
+        {
+            [] => "-",
+            [Carrier.Nat] => "nat",
+            [Carrier.Proxy] => "proxy",
+            [null] => "-", // a service too old to say
+            _ => "mixed",
+        };
     }
 }

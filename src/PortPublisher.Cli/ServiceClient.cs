@@ -10,13 +10,15 @@ namespace PortPublisher.Cli;
 public sealed class ServiceClient : IDisposable
 {
     /// <summary>Where the service listens unless <c>-H</c> or <c>PORTPUBLISHER_HOST</c> says otherwise.</summary>
-    public const string DefaultHost = "unix:///run/portpublisher/portpublisher.sock";
+    public const string DefaultHost = "unix://" + Core.Api.ServiceFootprint.DefaultSocket;
 
     private readonly HttpClient _http;
 
-    public ServiceClient(string host)
+    /// <param name="socketPath">The service's Unix socket (see <see cref="ServiceHost.Parse"/>).</param>
+    public ServiceClient(string socketPath)
     {
-        SocketPath = ParseHost(host);
+        ArgumentException.ThrowIfNullOrEmpty(socketPath);
+        SocketPath = socketPath;
         var handler = new SocketsHttpHandler
         {
             ConnectCallback = async (_, ct) =>
@@ -30,7 +32,16 @@ public sealed class ServiceClient : IDisposable
                 catch (SocketException e)
                 {
                     socket.Dispose();
-                    string why = File.Exists(SocketPath) ? e.Message : "no such socket";
+
+                    // EACCES is not "not running": the socket (or its directory) is not this user's to open.
+                    if (e.SocketErrorCode == SocketError.AccessDenied)
+                    {
+                        throw new ServiceAccessDeniedException($"permission denied on {SocketPath}: only root and the socket's group may use it (are you in the portpublisher group, or root?)", e);
+                    }
+
+                    string why = e.SocketErrorCode == SocketError.ConnectionRefused ? "connection refused (nothing listens on it)"
+                        : File.Exists(SocketPath) ? e.Message.ToLowerInvariant()
+                        : "no such socket";
                     throw new ServiceUnavailableException($"cannot connect to {SocketPath}: {why}", e);
                 }
             },
@@ -40,27 +51,6 @@ public sealed class ServiceClient : IDisposable
 
     /// <summary>The Unix socket path the host names.</summary>
     public string SocketPath { get; }
-
-    /// <summary>Accepts <c>unix:///path</c> or an absolute path.</summary>
-    public static string ParseHost(string host)
-    {
-        ArgumentNullException.ThrowIfNull(host);
-        if (host.StartsWith("unix://", StringComparison.Ordinal))
-        {
-            host = host["unix://".Length..];
-        }
-        else if (host.Contains("://", StringComparison.Ordinal))
-        {
-            throw new ArgumentException($"unsupported host '{host}': only unix:///path is supported", nameof(host));
-        }
-
-        if (!host.StartsWith('/'))
-        {
-            throw new ArgumentException($"invalid host '{host}': expected unix:///absolute/path", nameof(host));
-        }
-
-        return host;
-    }
 
     public Task<PublicationDto> PublishAsync(PublishRequest request, CancellationToken ct) =>
         SendAsync(new HttpRequestMessage(HttpMethod.Post, "v1/publications") { Content = Json(request, ApiJsonContext.Default.PublishRequest) }, ApiJsonContext.Default.PublicationDto, ct);
@@ -96,9 +86,14 @@ public sealed class ServiceClient : IDisposable
             {
                 response = await _http.SendAsync(request, ct);
             }
-            catch (HttpRequestException e) when (e.InnerException is ServiceUnavailableException u)
+            catch (HttpRequestException e) when (e.InnerException is ServiceUnavailableException or ServiceAccessDeniedException)
             {
-                throw u;
+                throw e.InnerException;
+            }
+            catch (TaskCanceledException e) when (!ct.IsCancellationRequested)
+            {
+                // HttpClient.Timeout: connected, but no answer (a wedged or overloaded service).
+                throw new ServiceUnavailableException($"the service at {SocketPath} did not answer within {_http.Timeout.TotalSeconds:0} s", e);
             }
             catch (HttpRequestException e)
             {
@@ -107,13 +102,30 @@ public sealed class ServiceClient : IDisposable
 
             using (response)
             {
-                string body = await response.Content.ReadAsStringAsync(ct);
+                string body;
+                try
+                {
+                    body = await response.Content.ReadAsStringAsync(ct);
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException)
+                {
+                    throw new ServiceUnavailableException($"the service at {SocketPath} hung up while answering: {e.Message}", e);
+                }
+
                 if (!response.IsSuccessStatusCode)
                 {
                     throw new ServiceErrorException(response.StatusCode, ErrorMessage(body, response.StatusCode));
                 }
 
-                return JsonSerializer.Deserialize(body, type) ?? throw new ServiceErrorException(response.StatusCode, "the service sent an empty answer");
+                try
+                {
+                    return JsonSerializer.Deserialize(body, type) ?? throw new ServiceErrorException(response.StatusCode, "the service sent an empty answer");
+                }
+                catch (JsonException e)
+                {
+                    // Something else listens on this socket (-H pointing at another HTTP service, say).
+                    throw new ServiceErrorException(response.StatusCode, $"{SocketPath} answered, but not as portpublisherd does: {e.Message}");
+                }
             }
         }
     }

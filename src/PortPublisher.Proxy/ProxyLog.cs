@@ -6,10 +6,11 @@ namespace PortPublisher.Proxy;
 /// <summary>Proxy log events, IDs 2000–2099. Per-connection events are Debug.</summary>
 internal static partial class ProxyLog
 {
-    [LoggerMessage(2000, LogLevel.Information, "Proxy {Protocol} {Listen} -> {Target} started")]
+    // Debug: the publish line already lists each binding and its carrier; a proxied 10,000-port range would otherwise log 10,000 lines.
+    [LoggerMessage(2000, LogLevel.Debug, "Proxy {Protocol} {Listen} -> {Target} started")]
     public static partial void Started(ILogger logger, string protocol, EndPoint listen, IPEndPoint target);
 
-    [LoggerMessage(2001, LogLevel.Information, "Proxy {Protocol} {Listen} -> {Target} stopped")]
+    [LoggerMessage(2001, LogLevel.Debug, "Proxy {Protocol} {Listen} -> {Target} stopped")]
     public static partial void Stopped(ILogger logger, string protocol, EndPoint listen, IPEndPoint target);
 
     [LoggerMessage(2002, LogLevel.Debug, "Dial {Target} for {Client} failed: {Error}")]

@@ -21,32 +21,25 @@ using Prometheus;
 Prometheus.Metrics.SuppressDefaultMetrics(new SuppressDefaultMetricOptions { SuppressProcessMetrics = false, SuppressEventCounters = true, SuppressMeters = true });
 
 // --help, --version and a bad command line end here, before anything is read or touched.
-if (await DaemonCommandLine.HandleAsync(args, Console.Out, Console.Error) is int exit)
+(int? exit, string? configFile) = await DaemonCommandLine.HandleAsync(args, Console.Out, Console.Error);
+if (exit is int code)
 {
-    return exit;
+    return code;
 }
 
 OpenFileLimit.Raise();
 
 WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-builder.Configuration.Sources.Clear();
-builder.Configuration
-    .AddJsonFile("/etc/portpublisher/portpublisher.json", optional: true, reloadOnChange: false)
-    .AddEnvironmentVariables("PORTPUBLISHER_")
-    .AddCommandLine(args, new Dictionary<string, string>
-    {
-        ["--socket"] = $"{PortPublisherOptions.Section}:Socket",
-        ["--socket-group"] = $"{PortPublisherOptions.Section}:SocketGroup",
-        ["--state-dir"] = $"{PortPublisherOptions.Section}:StateDir",
-        ["--metrics"] = $"{PortPublisherOptions.Section}:Metrics",
-        ["--mode"] = $"{PortPublisherOptions.Section}:Mode",
-        ["--dynamic-ports"] = $"{PortPublisherOptions.Section}:DynamicPorts",
-        ["--table"] = $"{PortPublisherOptions.Section}:Table",
-        ["--metrics-per-binding"] = $"{PortPublisherOptions.Section}:MetricsPerBinding",
-        ["--max-connections"] = $"{PortPublisherOptions.Section}:MaxConnections",
-        ["--protect-tables"] = $"{PortPublisherOptions.Section}:ProtectTables",
-        ["--host-mount-namespace"] = $"{PortPublisher.Service.Sandboxes.SandboxOptions.Section}:HostMountNamespace", // sandboxes (issue 12)
-    });
+try
+{
+    ServiceConfiguration.Apply(builder.Configuration, configFile, args);
+}
+catch (InvalidOperationException e)
+{
+    await Console.Error.WriteLineAsync($"portpublisherd: {e.Message}");
+    return DaemonCommandLine.Usage;
+}
+
 builder.Services.AddSystemd();
 builder.Services.AddOptions<PortPublisherOptions>().BindConfiguration(PortPublisherOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddPublications();
@@ -55,11 +48,23 @@ builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSe
 builder.Services.AddSingleton<MetricsCollector>();
 builder.Services.AddHostedService(sp => new SystemdWatchdog(
     sp.GetService<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier>(), sp.GetRequiredService<CommandQueue>(), sp.GetRequiredService<TimeProvider>(), SystemdWatchdog.IntervalFromEnvironment()));
-builder.Logging.AddSimpleConsole(o =>
+
+// Into the journal: systemd's formatter, whose <6>-style prefixes journald turns into priorities (and which leaves the
+// time to the journal). Elsewhere one line per event with the time. Decided here, after AddSystemd, because AddSystemd
+// picks the formatter by the parent process alone, and a later AddSimpleConsole would override it regardless.
+builder.Logging.ClearProviders();
+if (JournalStream.IsConnected())
 {
-    o.SingleLine = true;
-    o.TimestampFormat = "HH:mm:ss.fff ";
-});
+    builder.Logging.AddSystemdConsole(o => o.IncludeScopes = false);
+}
+else
+{
+    builder.Logging.AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.TimestampFormat = "HH:mm:ss.fff ";
+    });
+}
 
 PortPublisherOptions options;
 try

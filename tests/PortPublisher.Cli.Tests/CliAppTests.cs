@@ -77,30 +77,45 @@ public class CliAppTests
     [InlineData(new[] { "port", "/web", "53/udp" }, "127.0.0.1:5353\n", "", 0)]
     [InlineData(new[] { "port", "web", "--legacy-format" }, "80/tcp -> 0.0.0.0:49155\n80/tcp -> :::49155\n53/udp -> 127.0.0.1:5353\n", "", 0)]
     [InlineData(new[] { "port", "missing" }, "", "Error response from daemon: No such container: missing\n", 1)]
+    [InlineData(new[] { "port", "/missing" }, "", "Error response from daemon: No such container: /missing\n", 1)]
     public async Task Port_PrintsWhatDockerPortPrints(string[] args, string stdout, string stderr, int exit)
     {
+        // The native route says "no such publication"; `port` still prints docker's words, with the name as typed.
         await using var service = new FakeService((_, path, _) => path == "/v1/publications/web"
             ? (200, WebJson)
-            : (404, """{"message":"No such container: missing"}"""));
+            : (404, """{"message":"no such publication: missing"}"""));
         Assert.Equal((exit, stdout, stderr), await Run(service.Host, args));
     }
 
     [Fact]
-    public async Task Ls_PrintsATable()
+    public async Task Ls_PrintsATableWithTheCarrierOfEachPublication()
     {
-        await using var service = new FakeService((_, _, _) => (200, $"[{WebJson}]"));
+        const string Mixed = """{"name":"web","netns":"web","bindings":[{"hostIp":"0.0.0.0","hostPort":49155,"protocol":"tcp","containerPort":80,"carrier":"nat"},{"hostIp":"::","hostPort":49155,"protocol":"tcp","containerPort":80,"carrier":"proxy"}]}""";
+        const string Nat = """{"name":"db","netns":"/proc/42/ns/net","bindings":[{"hostIp":"127.0.0.1","hostPort":5432,"protocol":"tcp","containerPort":5432,"carrier":"nat"}]}""";
+        const string Proxy = """{"name":"lo-only","netns":"lo","bindings":[{"hostIp":"::1","hostPort":8080,"protocol":"tcp","containerPort":80,"carrier":"proxy"}]}""";
+        const string Host = """{"name":"hostnet","netns":"host","bindings":[]}""";
+        await using var service = new FakeService((_, _, _) => (200, $"[{Mixed},{Nat},{Proxy},{Host}]"));
         (int exit, string stdout, _) = await Run(service.Host, "ls");
         Assert.Equal(0, exit);
-        Assert.Equal("NAME   NETNS   PORTS\nweb    web     0.0.0.0:49155->80/tcp, [::]:49155->80/tcp, 127.0.0.1:5353->53/udp\n", stdout);
+        Assert.Equal(
+            """
+            NAME      NETNS             CARRIER   PORTS
+            db        /proc/42/ns/net   nat       127.0.0.1:5432->5432/tcp
+            hostnet   host              -
+            lo-only   lo                proxy     [::1]:8080->80/tcp
+            web       web               mixed     0.0.0.0:49155->80/tcp, [::]:49155->80/tcp
+
+            """.ReplaceLineEndings("\n"),
+            stdout);
     }
 
     [Fact]
     public async Task Unpublish_ServiceErrorExitsOne()
     {
-        await using var service = new FakeService((_, _, _) => (404, """{"message":"No such publication: web"}"""));
+        await using var service = new FakeService((_, _, _) => (404, """{"message":"no such publication: web"}"""));
         (int exit, _, string stderr) = await Run(service.Host, "unpublish", "web");
         Assert.Equal(ExitCodes.Failed, exit);
-        Assert.Equal("portpublisher: No such publication: web\n", stderr);
+        Assert.Equal("portpublisher: no such publication: web\n", stderr);
         Assert.Equal("DELETE /v1/publications/web", Assert.Single(service.Requests));
     }
 
@@ -114,7 +129,7 @@ public class CliAppTests
     [Fact]
     public async Task Help_ExitsZero()
     {
-        foreach (string verb in new[] { "publish", "port", "unpublish", "ls", "status" })
+        foreach (string verb in new[] { "publish", "port", "unpublish", "ls", "status", "cleanup" })
         {
             (int exit, string stdout, _) = await Run(null, verb, "--help");
             Assert.Equal(0, exit);

@@ -10,12 +10,15 @@ internal sealed class FakeService : IAsyncDisposable
     private readonly Func<string, string, string, (int Status, string Body)> _handler;
     private readonly CancellationTokenSource _cts = new();
     private readonly Task _loop;
-    private readonly string _dir = Directory.CreateTempSubdirectory("pp-cli-").FullName;
+    private readonly string? _dir;
 
-    public FakeService(Func<string, string, string, (int Status, string Body)> handler)
+    /// <param name="handler">(method, path, body) → (status, body).</param>
+    /// <param name="socketPath">Where to listen; by default a socket in a directory of its own, removed on dispose.</param>
+    public FakeService(Func<string, string, string, (int Status, string Body)> handler, string? socketPath = null)
     {
         _handler = handler;
-        SocketPath = Path.Combine(_dir, "pp.sock");
+        _dir = socketPath is null ? Directory.CreateTempSubdirectory("pp-cli-").FullName : null;
+        SocketPath = socketPath ?? Path.Combine(_dir!, "pp.sock");
         _listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
         _listener.Listen(16);
         _loop = AcceptLoopAsync();
@@ -111,6 +114,13 @@ internal sealed class FakeService : IAsyncDisposable
         }
 
         _cts.Dispose();
-        Directory.Delete(_dir, recursive: true);
+        if (_dir is not null)
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        else
+        {
+            File.Delete(SocketPath);
+        }
     }
 }

@@ -84,7 +84,7 @@ public sealed class ApiSweepTests
 
         Assert.Equal(10_000, count);
         Assert.Equal(0, lab.Cli(TimeSpan.FromSeconds(15), "ls").Code);
-        Assert.Equal("NAME   NETNS   PORTS", lab.Cli(TimeSpan.FromSeconds(15), "ls").Stdout.Trim()); // dry runs only: nothing was published
+        Assert.Equal("NAME   NETNS   CARRIER   PORTS", lab.Cli(TimeSpan.FromSeconds(15), "ls").Stdout.Trim()); // dry runs only: nothing was published
         Assert.True(statuses.Keys.Count >= 3, string.Join(", ", statuses.Select(kv => $"{(int)kv.Key}: {kv.Value}")));
     }
 }

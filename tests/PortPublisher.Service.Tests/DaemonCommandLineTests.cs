@@ -25,6 +25,8 @@ public sealed class DaemonCommandLineTests
         { ["--max-connections", "0"], 2, "portpublisherd: invalid --max-connections \"0\": use 1 to 1048576" },
         { ["--metrics-per-binding", "maybe"], 2, "portpublisherd: invalid --metrics-per-binding \"maybe\": use true or false" },
         { ["--max-connections", "many"], 2, "--max-connections" },
+        { ["--config", "/nonexistent/pp.json"], 2, "portpublisherd: invalid --config \"/nonexistent/pp.json\": no such file" },
+        { ["--config", "/proc/self/status"], 2, "portpublisherd: invalid configuration file /proc/self/status: " },
     };
 
     [Theory]

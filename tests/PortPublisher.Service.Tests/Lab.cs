@@ -65,13 +65,16 @@ public sealed class Lab : IAsyncDisposable
     /// <summary>An IPv4-only container, as on Docker's default bridge: [::] bindings then go through the proxy.</summary>
     public static Task<Lab> StartAsync(params string[] serviceArgs) => StartAsync(containerIPv6: false, serviceArgs);
 
-    public static async Task<Lab> StartAsync(bool containerIPv6, params string[] serviceArgs)
+    public static Task<Lab> StartAsync(bool containerIPv6, params string[] serviceArgs) => StartAsync(containerIPv6, null, serviceArgs);
+
+    /// <summary>As above, the service with <paramref name="environment"/> added to this process's.</summary>
+    public static async Task<Lab> StartAsync(bool containerIPv6, IReadOnlyDictionary<string, string>? environment, params string[] serviceArgs)
     {
         RequireRoot();
         var lab = new Lab(ThreeNamespaces.Create(containerIPv6: containerIPv6, forwarding: false)); // the service sets the sysctls it needs
         try
         {
-            await lab.StartServiceAsync(serviceArgs);
+            await lab.StartServiceAsync(environment, null, serviceArgs);
             return lab;
         }
         catch
@@ -175,10 +178,21 @@ public sealed class Lab : IAsyncDisposable
     /// Another portpublisherd in the host namespace with exactly <paramref name="args"/> (no defaults), its output in
     /// <paramref name="logName"/> under the lab directory. The caller waits for it and kills it if it lingers.
     /// </summary>
-    public Process StartOtherDaemon(string logName, params string[] args)
+    public Process StartOtherDaemon(string logName, params string[] args) => StartOtherDaemon(logName, null, args);
+
+    /// <inheritdoc cref="StartOtherDaemon(string, string[])"/>
+    /// <param name="logName">The log file under the lab directory (appended to: its inode is the daemon's stdout and stderr).</param>
+    /// <param name="environment">Added to this process's environment.</param>
+    /// <param name="args">The daemon's arguments, exactly.</param>
+    public Process StartOtherDaemon(string logName, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         string log = Path.Combine(Dir, logName);
         var psi = new ProcessStartInfo("/bin/sh", ["-c", "exec ip netns exec \"$0\" \"$@\" >>\"$LOG\" 2>&1", Host, "dotnet", ServiceDll, .. args]) { UseShellExecute = false };
+        foreach ((string key, string value) in environment ?? new Dictionary<string, string>())
+        {
+            psi.Environment[key] = value;
+        }
+
         psi.Environment["LOG"] = log;
         return Process.Start(psi)!;
     }
@@ -205,6 +219,10 @@ public sealed class Lab : IAsyncDisposable
     }
 
     public string InHost(string command) => Sh($"ip netns exec {Host} {command}");
+
+    /// <summary>The CLI run inside the host namespace (where the service runs), as <c>cleanup</c> must be.</summary>
+    public (int Code, string Stdout, string Stderr) CliInHost(params string[] args) =>
+        Run("ip", ["netns", "exec", Host, "dotnet", CliDll, "-H", $"unix://{Socket}", .. args]);
 
     public async ValueTask DisposeAsync()
     {

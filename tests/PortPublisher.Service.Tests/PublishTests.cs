@@ -149,8 +149,12 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
         Assert.Contains("Invalid publication name (b)", err, StringComparison.Ordinal);
 
         (code, _, err) = lab.Cli("publish", "nons", "--netns", $"{lab.Id}-missing", "-p", "80");
-        Assert.Equal(1, code);
-        Assert.Contains($"no such network namespace '{lab.Id}-missing': /run/netns/{lab.Id}-missing does not exist (see `ip netns list`)", err, StringComparison.Ordinal);
+        Assert.Equal((1, $"portpublisher: no such network namespace '{lab.Id}-missing': /run/netns/{lab.Id}-missing does not exist (see `ip netns list`)\n"), (code, err));
+        (code, _, err) = lab.Cli("publish", "nons", "--netns", $"/run/netns/{lab.Id}-missing", "-p", "80");
+        Assert.Equal((1, $"portpublisher: no such network namespace '/run/netns/{lab.Id}-missing': the path does not exist\n"), (code, err));
+        (code, _, err) = lab.Cli("publish", "nons", "--netns", "/proc/2147483647/ns/net", "-p", "80");
+        Assert.Equal((1, "portpublisher: no such network namespace '/proc/2147483647/ns/net': the path does not exist\n"), (code, err));
+        Assert.DoesNotContain("Could not find", lab.Log, StringComparison.Ordinal); // .NET's FileNotFoundException text, nowhere
 
         Assert.Equal(0, lab.Cli("publish", "dup", "--netns", lab.Container, "-p", "7200:80").Code);
         (code, _, err) = lab.Cli("publish", "dup", "--netns", lab.Container, "-p", "7201:80");
@@ -160,7 +164,8 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
         lab.Cli("unpublish", "dup");
 
         Assert.Equal((1, string.Empty, "Error response from daemon: No such container: missing\n"), lab.Cli("port", "missing"));
-        Assert.Equal((1, string.Empty, "portpublisher: No such publication: missing\n"), lab.Cli("unpublish", "missing"));
+        Assert.Equal((1, string.Empty, "portpublisher: no such publication: missing\n"), lab.Cli("unpublish", "missing"));
+        Assert.Equal((1, string.Empty, "portpublisher: no such publication: missing\n"), lab.Cli("publish", "shared", "--netns", "container:missing", "-p", "80"));
     }
 
     [Fact]
@@ -168,9 +173,10 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
     {
         Lab lab = L;
         string before = lab.InHost("nft -s list ruleset");
-        (int code, string stdout, _) = lab.Cli("publish", "dry", "--netns", lab.Container, "-p", "7300:80", "--dry-run");
+        (int code, string stdout, string stderr) = lab.Cli("publish", "dry", "--netns", lab.Container, "-p", "7300:80", "--dry-run");
         Assert.Equal(0, code);
         Assert.Equal("80/tcp -> 0.0.0.0:7300\n80/tcp -> [::]:7300\n", stdout);
+        Assert.Equal("dry run: nothing was published\n", stderr);
         Assert.Equal(before, lab.InHost("nft -s list ruleset"));
         Assert.Equal(1, lab.Cli("port", "dry").Code);
         Assert.Equal(0, lab.Cli("publish", "dry", "--netns", lab.Container, "-p", "7300:80").Code);
@@ -232,9 +238,10 @@ public sealed class PublishTests(LabFixture fixture) : IClassFixture<LabFixture>
         await Peer.AskTcp(lab.ClientNs, HostV4, 7500);
         await Peer.AskTcp(lab.HostNs, "::1", 7500); // [::1] -> the [::] binding -> proxy
         string metrics = lab.InHost($"curl -sf http://127.0.0.1:{lab.MetricsPort}/metrics");
-        Assert.Contains("portpublisher_nat_connections_total{publication=\"met\",protocol=\"tcp\",host_port=\"\"} 1", metrics, StringComparison.Ordinal);
-        Assert.Matches("portpublisher_proxy_connections_total\\{publication=\"met\",protocol=\"tcp\",host_port=\"\"\\} 1", metrics);
-        Assert.Matches("portpublisher_proxy_bytes_total\\{publication=\"met\",protocol=\"tcp\",direction=\"to_client\",host_port=\"\"\\} [1-9]", metrics);
+        Assert.Contains("portpublisher_nat_connections_total{publication=\"met\",protocol=\"tcp\"} 1", metrics, StringComparison.Ordinal);
+        Assert.Matches("portpublisher_proxy_connections_total\\{publication=\"met\",protocol=\"tcp\"\\} 1", metrics);
+        Assert.Matches("portpublisher_proxy_bytes_total\\{publication=\"met\",protocol=\"tcp\",direction=\"to_client\"\\} [1-9]", metrics);
+        Assert.DoesNotContain("host_port", metrics, StringComparison.Ordinal); // without --metrics-per-binding there is no such label, not an empty one
         Assert.Contains("portpublisher_nftables_transaction_seconds_bucket", metrics, StringComparison.Ordinal);
 
         // The control API is not on the metrics port.

@@ -45,7 +45,7 @@ public sealed class CarrierPolicyTests
         { "0.0.0.0", "udp", false, "lo-only", "auto", true, "proxy:127.0.0.1" },
         { "0.0.0.0", "tcp", false, "none", "auto", true, "refuse:the target namespace has no address to send traffic to" },
         { "0.0.0.0", "sctp", false, "v4", "auto", true, "nat:10.88.0.2" },
-        { "0.0.0.0", "sctp", false, "v4", "proxy", true, "refuse:SCTP is carried only by NAT; --mode proxy cannot carry it" },
+        { "0.0.0.0", "sctp", false, "v4", "proxy", true, "refuse:the userland proxy does not carry SCTP (only NAT does): publish SCTP ports with --mode auto or nat, to a target address the host routes to" },
         { "0.0.0.0", "sctp", false, "lo-only", "auto", true, "refuse:SCTP is carried only by NAT, and NAT cannot carry this binding: the host has no route to the target's 127.0.0.1" },
         { "::", "sctp", true, "v4", "auto", true, "skip" },
         { "::", "sctp", false, "v4", "auto", true, "refuse:SCTP is carried only by NAT, and NAT cannot carry this binding: the target has no IPv6 address" },

@@ -134,6 +134,32 @@ public sealed class NftablesBackend : IDisposable
         });
     }
 
+    /// <summary>
+    /// Deletes both tables with everything in them (chains, rules, maps), for a host that stops using the service; a
+    /// family whose table is absent is skipped. One transaction per family, so an absent ip6 table does not undo the
+    /// ip one. Returns what was deleted, as <c>nft</c> names it (<c>ip portpublisher</c>).
+    /// </summary>
+    /// <exception cref="NetlinkException">EPERM without CAP_NET_ADMIN; anything else the kernel refuses.</exception>
+    public IReadOnlyList<string> RemoveTables()
+    {
+        var removed = new List<string>();
+        foreach (byte family in s_families)
+        {
+            var batch = new NftBatch();
+            batch.DeleteTable(family, Options.TableName);
+            try
+            {
+                _conn.Commit(batch);
+                removed.Add($"{NftBatch.FamilyName(family)} {Options.TableName}");
+            }
+            catch (NetlinkException e) when (e.IsNotFound)
+            {
+            }
+        }
+
+        return removed;
+    }
+
     /// <summary>Every binding in the kernel's maps.</summary>
     public IReadOnlyList<NatBinding> ReadBindings() => [.. ReadCounters().Select(c => c.Binding)];
 

@@ -3,7 +3,10 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
 using PortPublisher.Core.Api;
+using PortPublisher.Service.Hosting;
+using PortPublisher.Service.Options;
 using PortPublisher.Service.Publications;
 
 namespace PortPublisher.Service.Api;
@@ -52,14 +55,20 @@ internal static class ControlApi
         {
             PublicationDto? p = await manager.GetAsync(name, http.RequestAborted);
 
-            // docker's wording: `portpublisher port` prints what `docker port` prints.
-            return p is null ? Error(HttpStatusCode.NotFound, $"No such container: {name}") : Results.Json(p, ApiJsonContext.Default.PublicationDto);
+            // Our own wording, as DELETE's; Docker's "No such container" belongs to the Docker-compatible routes (and
+            // `portpublisher port` prints it itself, as `docker port` does).
+            return p is null ? Error(HttpStatusCode.NotFound, $"no such publication: {name}") : Results.Json(p, ApiJsonContext.Default.PublicationDto);
         }));
 
         v1.MapDelete("/publications/{name}", (string name, HttpContext http, PublicationManager manager) => Handle(async () =>
             Results.Json(await manager.UnpublishAsync(name, http.RequestAborted), ApiJsonContext.Default.PublicationDto)));
 
-        v1.MapGet("/status", (PublicationManager manager) => Results.Json(manager.Status(), ApiJsonContext.Default.StatusDto));
+        v1.MapGet("/status", (PublicationManager manager, IOptions<PortPublisherOptions> options) =>
+        {
+            PortPublisherOptions o = options.Value;
+            StatusDto status = manager.Status() with { Mode = o.Mode, Table = o.Table, StateDir = o.StateDir, Socket = o.Socket, OpenFileLimit = OpenFileLimit.Read() is { Soft: <= long.MaxValue } l ? (long)l.Soft : null };
+            return Results.Json(status, ApiJsonContext.Default.StatusDto);
+        });
     }
 
     /// <summary>

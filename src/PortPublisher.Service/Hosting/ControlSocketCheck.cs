@@ -24,9 +24,15 @@ internal static class ControlSocketCheck
         string holder;
         try
         {
-            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            // Non-blocking: a listener whose accept queue is full would hold a blocking connect for ever; EAGAIN means
+            // someone listens, which is all this needs to know.
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
             probe.Connect(new UnixDomainSocketEndPoint(path));
             holder = PeerCredentials.Describe(probe);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock)
+        {
+            holder = string.Empty;
         }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused)
         {

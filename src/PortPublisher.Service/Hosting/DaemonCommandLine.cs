@@ -13,11 +13,14 @@ internal static class DaemonCommandLine
 {
     public const int Usage = 2;
 
-    /// <summary>Null: go on and run; else the exit code (help, version, or a usage error already printed).</summary>
-    public static async Task<int?> HandleAsync(string[] args, TextWriter stdout, TextWriter stderr)
+    /// <summary>
+    /// Exit null: go on and run, with <c>Config</c> the <c>--config</c> file if one was given; else the exit code (help,
+    /// version, or a usage error already printed).
+    /// </summary>
+    public static async Task<(int? Exit, string? Config)> HandleAsync(string[] args, TextWriter stdout, TextWriter stderr)
     {
         bool run = false;
-        RootCommand root = Build(() => run = true);
+        RootCommand root = Build(() => run = true, out Option<string> config);
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0 && !args.Any(a => a is "--help" or "-h" or "-?"))
         {
@@ -27,20 +30,25 @@ internal static class DaemonCommandLine
             }
 
             await stderr.WriteLineAsync("See 'portpublisherd --help'.");
-            return Usage;
+            return (Usage, null);
         }
 
         int code = await parse.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr });
-        return run ? null : code;
+        return run ? (null, parse.GetValue(config)) : (code, null);
     }
 
-    private static RootCommand Build(Action run)
+    private static RootCommand Build(Action run, out Option<string> config)
     {
+        config = Opt("--config", "FILE", $"Settings file (default {ServiceConfiguration.DefaultFile}, which may be absent; a file named here must exist)");
         var root = new RootCommand(
             "portpublisherd: publishes ports of Linux network namespaces (nftables DNAT, or a userland proxy where NAT cannot serve) "
-            + "for the `portpublisher` CLI and the docker CLI, on a Unix socket. Settings also come from "
-            + "/etc/portpublisher/portpublisher.json and PORTPUBLISHER_PortPublisher__<Name> variables; the command line wins.")
+            + "for the `portpublisher` CLI and the docker CLI, on a Unix socket. Each option is also a setting "
+            + "PortPublisher:<Name> (Socket, SocketGroup, StateDir, Metrics, Mode, DynamicPorts, Table, MetricsPerBinding, "
+            + "MaxConnections, ProtectTables) in the JSON file, or an environment variable PortPublisher__<Name>; log levels are "
+            + "Logging:LogLevel:<Category> (Logging__LogLevel__Default=Debug). The command line wins over the environment, "
+            + "which wins over the file.")
         {
+            config,
             Opt("--socket", "PATH", "The control API's Unix socket (default /run/portpublisher/portpublisher.sock)"),
             Opt("--socket-group", "GROUP", "Group allowed to use the socket (mode 0660)"),
             Opt("--state-dir", "DIR", "Where publications survive restarts (default /var/lib/portpublisher); one service per directory"),

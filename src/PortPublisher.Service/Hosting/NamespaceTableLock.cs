@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using PortPublisher.Core.Api;
 
 namespace PortPublisher.Service.Hosting;
 
@@ -8,16 +9,25 @@ namespace PortPublisher.Service.Hosting;
 /// kernel keeps per network namespace and frees when the process dies (kill -9 included); one refused connects to it
 /// and learns the holder's PID from SO_PEERCRED.
 /// </summary>
+/// <remarks>
+/// Probes stay in the listener's accept queue even after they hang up, and once it is full a blocking connect waits for
+/// room for ever (unix_stream_connect): so the holder accepts and closes them, and probes connect without blocking.
+/// </remarks>
 internal sealed class NamespaceTableLock : IDisposable
 {
     private readonly Socket _socket;
+    private readonly CancellationTokenSource _stop = new();
 
-    private NamespaceTableLock(Socket socket) => _socket = socket;
+    private NamespaceTableLock(Socket socket)
+    {
+        _socket = socket;
+        _ = DrainAsync();
+    }
 
     /// <exception cref="InvalidOperationException">Another process in this namespace holds the table (the message names its PID).</exception>
     public static NamespaceTableLock Acquire(string table)
     {
-        var address = new UnixDomainSocketEndPoint($"\0portpublisherd/table/{table}");
+        var address = new UnixDomainSocketEndPoint(ServiceFootprint.TableLockAddress(table));
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
@@ -32,19 +42,40 @@ internal sealed class NamespaceTableLock : IDisposable
         }
     }
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _socket.Dispose();
+        _stop.Dispose();
+    }
 
-    private static string Holder(UnixDomainSocketEndPoint address)
+    /// <summary>A non-blocking probe: the holder's PID, or empty when its queue is full or it is gone.</summary>
+    internal static string Holder(UnixDomainSocketEndPoint address)
     {
         try
         {
-            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
             probe.Connect(address); // the holder's backlog takes it without the holder doing anything
             return PeerCredentials.Describe(probe);
         }
         catch (SocketException)
         {
             return string.Empty;
+        }
+    }
+
+    private async Task DrainAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                using Socket probe = await _socket.AcceptAsync(_stop.Token);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+        {
+            // Disposed: the lock is released.
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using PortPublisher.Core.Api;
 using static PortPublisher.Service.Hosting.FileLockNative;
 using static Tmds.Linux.LibC;
 
@@ -13,7 +14,7 @@ namespace PortPublisher.Service.Hosting;
 /// </summary>
 internal sealed class StateDirectoryLock : IDisposable
 {
-    public const string FileName = "lock";
+    public const string FileName = ServiceFootprint.StateLockFile;
 
     private readonly int _fd;
 

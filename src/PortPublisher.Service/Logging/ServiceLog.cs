@@ -5,23 +5,24 @@ namespace PortPublisher.Service.Logging;
 /// <summary>Service log events, IDs 1000–1099. Publish and unpublish are Information.</summary>
 internal static partial class ServiceLog
 {
-    [LoggerMessage(1000, LogLevel.Information, "Published {Name} in {Netns} ({Milliseconds} ms): {Bindings}")]
-    public static partial void Published(ILogger logger, string name, string netns, double milliseconds, string bindings);
+    [LoggerMessage(1000, LogLevel.Information, "Published {Name} in {Netns}: {Count} bindings in {Milliseconds} ms: {Bindings}")]
+    public static partial void Published(ILogger logger, string name, string netns, int count, double milliseconds, string bindings);
 
-    [LoggerMessage(1001, LogLevel.Information, "Unpublished {Name}")]
-    public static partial void Unpublished(ILogger logger, string name);
+    [LoggerMessage(1001, LogLevel.Information, "Unpublished {Name}: {Count} bindings in {Milliseconds} ms")]
+    public static partial void Unpublished(ILogger logger, string name, int count, double milliseconds);
 
     [LoggerMessage(1002, LogLevel.Warning, "Publish {Name} failed at {Step}: {Error}")]
     public static partial void PublishFailed(ILogger logger, string name, string step, string error);
 
-    [LoggerMessage(1003, LogLevel.Information, "Restored {Count} publications with {Bindings} bindings; nftables {State}")]
-    public static partial void Restored(ILogger logger, int count, int bindings, string state);
+    [LoggerMessage(1003, LogLevel.Information, "Restored {Count} publications with {Bindings} bindings; nftables {State}; {Milliseconds} ms")]
+    public static partial void Restored(ILogger logger, int count, int bindings, string state, double milliseconds);
 
     [LoggerMessage(1004, LogLevel.Warning, "Dropped publication {Name} on restore: {Reason}")]
     public static partial void DroppedOnRestore(ILogger logger, string name, string reason);
 
-    [LoggerMessage(1005, LogLevel.Warning, "nftables tables {State} ({Differences}); repaired in {Milliseconds} ms")]
-    public static partial void Repaired(ILogger logger, string state, string differences, double milliseconds);
+    // Warning, not Information: a repair means someone else changed our tables (a flush, a firewall reload).
+    [LoggerMessage(1005, LogLevel.Warning, "nftables tables {State} ({Differences}); repaired in {Milliseconds} ms ({Count} bindings)")]
+    public static partial void Repaired(ILogger logger, string state, string differences, double milliseconds, int count);
 
     [LoggerMessage(1006, LogLevel.Warning, "Namespace of publication {Name} is gone ({Netns}); unpublished it")]
     public static partial void NamespaceGone(ILogger logger, string name, string netns);
@@ -68,8 +69,8 @@ internal static partial class ServiceLog
     [LoggerMessage(1020, LogLevel.Error, "Publication {Name} is kept in state but not active: {Reason}; it is retried every 10 s and at the next start (unpublish it to drop it)")]
     public static partial void ParkedOnRestore(ILogger logger, string name, string reason);
 
-    [LoggerMessage(1021, LogLevel.Information, "Restored {Name} ({Bindings} bindings)")]
-    public static partial void RestoredOne(ILogger logger, string name, int bindings);
+    [LoggerMessage(1021, LogLevel.Information, "Restored {Name}: {Bindings} bindings in {Milliseconds} ms")]
+    public static partial void RestoredOne(ILogger logger, string name, int bindings, double milliseconds);
 
     [LoggerMessage(1090, LogLevel.Warning, "nftables tables are not protected ({Reason}): other tools can flush them; the self-repair rebuilds them")]
     public static partial void TablesNotProtected(ILogger logger, string reason);

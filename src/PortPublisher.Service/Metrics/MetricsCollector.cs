@@ -19,13 +19,13 @@ namespace PortPublisher.Service.Metrics;
 internal sealed class MetricsCollector
 {
     private readonly PublicationManager _manager;
-    private readonly bool _perBinding;
+    private readonly TrafficMetrics _traffic;
     private readonly object _lock = new();
 
     public MetricsCollector(PublicationManager manager, Microsoft.Extensions.Options.IOptions<PortPublisherOptions> options)
     {
         _manager = manager;
-        _perBinding = options.Value.MetricsPerBinding;
+        _traffic = new TrafficMetrics(options.Value.MetricsPerBinding);
     }
 
     public void Register(CollectorRegistry registry) => registry.AddBeforeCollectCallback(Collect);
@@ -62,7 +62,7 @@ internal sealed class MetricsCollector
                     continue;
                 }
 
-                string port = _perBinding ? listen.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Empty;
+                string port = _traffic.PerBinding ? listen.Port.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Empty;
                 ProxyCountersSnapshot c = binding.Counters.Snapshot();
                 var key = (publication, binding.Protocol, port);
                 proxyTotals.TryGetValue(key, out var t);
@@ -75,10 +75,10 @@ internal sealed class MetricsCollector
 
             foreach (var ((publication, protocol, port), t) in proxyTotals)
             {
-                PortPublisherMetrics.ProxyBytes.WithLabels(publication, protocol, "to_target", port).IncTo(t.ToTarget);
-                PortPublisherMetrics.ProxyBytes.WithLabels(publication, protocol, "to_client", port).IncTo(t.ToClient);
-                PortPublisherMetrics.ProxyActive.WithLabels(publication, protocol, port).Set(t.Active);
-                PortPublisherMetrics.ProxyConnections.WithLabels(publication, protocol, port).IncTo(t.Total);
+                _traffic.ProxyBytes.WithLabels(_traffic.Values(port, publication, protocol, "to_target")).IncTo(t.ToTarget);
+                _traffic.ProxyBytes.WithLabels(_traffic.Values(port, publication, protocol, "to_client")).IncTo(t.ToClient);
+                _traffic.ProxyActive.WithLabels(_traffic.Values(port, publication, protocol)).Set(t.Active);
+                _traffic.ProxyConnections.WithLabels(_traffic.Values(port, publication, protocol)).IncTo(t.Total);
             }
 
             foreach (var ((publication, kind), v) in errorTotals)
@@ -95,14 +95,14 @@ internal sealed class MetricsCollector
     /// Drops the series of publications that no longer exist: names come and go (a CI job's, a pod's), and series kept
     /// for every name ever published grow the process and every scrape without bound.
     /// </summary>
-    private static void ForgetGonePublications(HashSet<string> live)
+    private void ForgetGonePublications(HashSet<string> live)
     {
-        Forget(PortPublisherMetrics.ProxyBytes, live);
-        Forget(PortPublisherMetrics.ProxyActive, live);
-        Forget(PortPublisherMetrics.ProxyConnections, live);
+        Forget(_traffic.ProxyBytes, live);
+        Forget(_traffic.ProxyActive, live);
+        Forget(_traffic.ProxyConnections, live);
         Forget(PortPublisherMetrics.ProxyErrors, live);
-        Forget(PortPublisherMetrics.NatConnections, live);
-        Forget(PortPublisherMetrics.NatFirstPacketBytes, live);
+        Forget(_traffic.NatConnections, live);
+        Forget(_traffic.NatFirstPacketBytes, live);
     }
 
     private static void Forget<TChild>(Collector<TChild> collector, HashSet<string> live)
@@ -142,7 +142,7 @@ internal sealed class MetricsCollector
                 continue;
             }
 
-            string port = _perBinding ? c.Binding.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Empty;
+            string port = _traffic.PerBinding ? c.Binding.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture) : string.Empty;
             var key = (publication, proto, port);
             totals.TryGetValue(key, out var t);
             totals[key] = (t.Packets + c.Packets, t.Bytes + c.Bytes);
@@ -150,8 +150,8 @@ internal sealed class MetricsCollector
 
         foreach (var ((publication, proto, port), t) in totals)
         {
-            PortPublisherMetrics.NatConnections.WithLabels(publication, proto, port).IncTo(t.Packets);
-            PortPublisherMetrics.NatFirstPacketBytes.WithLabels(publication, proto, port).IncTo(t.Bytes);
+            _traffic.NatConnections.WithLabels(_traffic.Values(port, publication, proto)).IncTo(t.Packets);
+            _traffic.NatFirstPacketBytes.WithLabels(_traffic.Values(port, publication, proto)).IncTo(t.Bytes);
         }
     }
 }

@@ -48,7 +48,7 @@ internal static class CarrierPolicy
         if (protocol == Protocol.Sctp)
         {
             return mode == PublishMode.Proxy
-                ? CarrierDecision.Refuse("SCTP is carried only by NAT; --mode proxy cannot carry it")
+                ? CarrierDecision.Refuse("the userland proxy does not carry SCTP (only NAT does): publish SCTP ports with --mode auto or nat, to a target address the host routes to")
                 : whyNotNat is null
                     ? CarrierDecision.Use(Carrier.Nat, same!)
                     : CarrierDecision.Refuse($"SCTP is carried only by NAT, and NAT cannot carry this binding: {whyNotNat}");

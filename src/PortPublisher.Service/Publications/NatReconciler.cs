@@ -63,7 +63,7 @@ internal sealed class NatReconciler : IDisposable
         double ms = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         if (!startup)
         {
-            ServiceLog.Repaired(_logger, check.State.ToString(), string.Join("; ", check.Differences.Take(5)), ms);
+            ServiceLog.Repaired(_logger, check.State.ToString(), string.Join("; ", check.Differences.Take(5)), Math.Round(ms, 1), expected.Count);
             PortPublisherMetrics.Repairs.Inc();
         }
 

@@ -28,6 +28,7 @@ internal sealed class PublicationManager(
     IProxyHost proxy,
     IHostSysctls sysctls,
     PipelineDeadlines deadlines,
+    TimeProvider time,
     ILogger<PublicationManager> logger) : IHostedLifecycleService, IAsyncDisposable
 {
     private int _disposed;
@@ -69,11 +70,12 @@ internal sealed class PublicationManager(
     public StatusDto Status()
     {
         ImmutableArray<PublicationDto> snap = Snapshot;
-        return new StatusDto(typeof(PublicationManager).Assembly.GetName().Version?.ToString() ?? "0", nat.Description, snap.Length, snap.Sum(p => p.Bindings.Count), sysctls.Read());
+        return new StatusDto(Hosting.ServiceVersion.Text, nat.Description, snap.Length, snap.Sum(p => p.Bindings.Count), sysctls.Read());
     }
 
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
+        long started = time.GetTimestamp();
         if (nat.Open() is { } why)
         {
             ServiceLog.NftablesUnavailable(logger, why);
@@ -84,7 +86,7 @@ internal sealed class PublicationManager(
 
         // Also turns off what a crashed run left on and nothing restored needs.
         sysctls.SyncLocalnet(registry.LocalnetTargets());
-        ServiceLog.Restored(logger, registry.Count, bindings, natState);
+        ServiceLog.Restored(logger, registry.Count, bindings, natState, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1));
         reconciler.Watch();
         watcher.Start();
         links.Start();

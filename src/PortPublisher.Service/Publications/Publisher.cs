@@ -59,7 +59,8 @@ internal sealed class Publisher(
             PublicationDto result = await PublishSteps(request, tx, cancellationToken);
             if (!request.DryRun)
             {
-                ServiceLog.Published(logger, name, request.Netns, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1), Summary(registry.TryGet(name, out ActivePublication p) ? p.Bindings : []));
+                List<ActiveBinding> made = registry.TryGet(name, out ActivePublication p) ? p.Bindings : [];
+                ServiceLog.Published(logger, name, request.Netns, made.Count, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1), Summary(made));
             }
 
             return result;
@@ -77,6 +78,7 @@ internal sealed class Publisher(
 
     public async ValueTask<PublicationDto> UnpublishAsync(string name)
     {
+        long started = time.GetTimestamp();
         if (!registry.TryGet(name, out ActivePublication p))
         {
             if (registry.Unpark(name, out StoredPublication parked))
@@ -92,11 +94,11 @@ internal sealed class Publisher(
                     throw new PublishException(e.Status, $"unpublish {name}: {e.Message}; nothing was changed", e) { Step = "persist" };
                 }
 
-                ServiceLog.Unpublished(logger, name);
+                ServiceLog.Unpublished(logger, name, parked.Bindings.Count, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1));
                 return new PublicationDto(parked.Name, parked.Netns, []);
             }
 
-            throw new PublishException(HttpStatusCode.NotFound, $"No such publication: {name}");
+            throw new PublishException(HttpStatusCode.NotFound, $"no such publication: {name}");
         }
 
         // The intent is written first: a restart after this point does not bring the publication back, and a state
@@ -114,7 +116,7 @@ internal sealed class Publisher(
 
         await TeardownAsync(p);
         registry.RefreshSnapshot(name);
-        ServiceLog.Unpublished(logger, name);
+        ServiceLog.Unpublished(logger, name, p.Bindings.Count, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1));
         return p.ToDto();
     }
 
@@ -242,7 +244,7 @@ internal sealed class Publisher(
             string other = netns["container:".Length..];
             if (!registry.TryGet(other, out ActivePublication shared) || shared.Namespace is null)
             {
-                throw new PublishException(HttpStatusCode.NotFound, $"No such publication: {other}");
+                throw new PublishException(HttpStatusCode.NotFound, $"no such publication: {other}");
             }
 
             netns = shared.Namespace.Path;

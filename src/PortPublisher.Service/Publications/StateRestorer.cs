@@ -25,8 +25,11 @@ internal sealed class StateRestorer(
     IPortReservations reservations,
     INatBackend nat,
     Publisher publisher,
-    ILogger<StateRestorer> logger)
+    ILogger<StateRestorer> logger,
+    TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
     /// <summary>Restores; returns the number of bindings restored.</summary>
     /// <exception cref="InvalidDataException">The state file is corrupt: the start stops here, loudly.</exception>
     public async ValueTask<int> RestoreAsync(CancellationToken cancellationToken)
@@ -93,11 +96,12 @@ internal sealed class StateRestorer(
     /// </summary>
     private async ValueTask<(int Bindings, bool Dropped)> TryRestoreAsync(StoredPublication sp, CancellationToken cancellationToken)
     {
+        long started = _time.GetTimestamp();
         try
         {
             ActivePublication p = await RestoreOneAsync(sp, cancellationToken);
             registry.Add(p);
-            ServiceLog.RestoredOne(logger, p.Name, p.Bindings.Count);
+            ServiceLog.RestoredOne(logger, p.Name, p.Bindings.Count, Math.Round(_time.GetElapsedTime(started).TotalMilliseconds, 1));
             return (p.Bindings.Count, false);
         }
         catch (NetworkNamespaceNotFoundException e)

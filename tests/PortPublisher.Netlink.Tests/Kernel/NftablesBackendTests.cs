@@ -113,6 +113,24 @@ public class NftablesBackendTests
     }
 
     [Fact]
+    public void RemoveTables_DeletesOursOnlyAndSaysWhichExisted()
+    {
+        using ThreeNamespaces t = Namespaces.HostOnly();
+        using var backend = new NftablesBackend(t.HostNs);
+        backend.InstallOrReplace(OracleBindings());
+        t.Exec(t.Host, "nft add table inet someone_else");
+        Assert.Equal(["ip portpublisher", "ip6 portpublisher"], backend.RemoveTables());
+        Assert.Equal("table inet someone_else", t.Exec(t.Host, "nft list tables").Trim());
+
+        // Absent tables are skipped, each family on its own.
+        Assert.Empty(backend.RemoveTables());
+        backend.InstallOrReplace([]);
+        t.Exec(t.Host, "nft delete table ip6 portpublisher");
+        Assert.Equal(["ip portpublisher"], backend.RemoveTables());
+        Assert.Equal("table inet someone_else", t.Exec(t.Host, "nft list tables").Trim());
+    }
+
+    [Fact]
     public void Apply_FailedBatchChangesNothing()
     {
         using ThreeNamespaces t = Namespaces.HostOnly();
