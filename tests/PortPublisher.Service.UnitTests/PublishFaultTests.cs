@@ -107,6 +107,19 @@ public sealed class PublishFaultTests
     }
 
     [Fact]
+    public async Task ASpecificAndAWildcardOnOnePort_OnlyTheSpecificListensForV4()
+    {
+        var p = new Pipeline();
+        PublicationDto dto = await p.PublishAsync("web", "127.0.0.1::80", "80");
+        Assert.Equal(3, dto.Bindings.Count);
+        Assert.Single(dto.Bindings.Select(b => b.HostPort).Distinct()); // one port for the group, as Docker gives it
+
+        // 127.0.0.1 (proxied in auto) and [::] listen; the NAT'ed 0.0.0.0 stands aside instead of failing with EADDRINUSE.
+        Assert.Equal(2, p.Listening.Count);
+        Assert.Single(p.NatElements);
+    }
+
+    [Fact]
     public async Task NatTo127NeedsRouteLocalnetOnlyWhileItIsPublished()
     {
         var p = new Pipeline();

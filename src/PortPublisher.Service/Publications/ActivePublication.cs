@@ -25,6 +25,25 @@ internal sealed class ActivePublication(string name, string netns, ITargetNamesp
 
     public List<ActiveBinding> Bindings { get; } = [];
 
+    /// <summary>
+    /// Whether the binding's socket listens. A NAT'ed wildcard binding listens only for the host's own loopback clients,
+    /// so it stands aside when the same publication has a specific address of its family on its port and protocol
+    /// (<c>-p 127.0.0.1::80 -p 80</c> gives both one port, as Docker does): that binding's listener takes the port.
+    /// </summary>
+    public bool Listens(ActiveBinding binding)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        if (!binding.Listens)
+        {
+            return false;
+        }
+
+        bool wildcard = binding.Host.HostIp.Equals(System.Net.IPAddress.Any) || binding.Host.HostIp.Equals(System.Net.IPAddress.IPv6Any);
+        return binding.Carrier != Carrier.Nat || !wildcard || !Bindings.Any(o => !ReferenceEquals(o, binding) && o.Listens
+            && o.Host.HostPort == binding.Host.HostPort && o.Host.Protocol == binding.Host.Protocol
+            && o.Host.HostIp.AddressFamily == binding.Host.HostIp.AddressFamily && !o.Host.HostIp.Equals(binding.Host.HostIp));
+    }
+
     public PublicationDto ToDto() => new(
         Name,
         Netns,

@@ -171,7 +171,7 @@ internal sealed class Publisher(
     /// <summary>Starts the listeners of a publication whose ports are reserved (publish and restore).</summary>
     public void StartProxies(ActivePublication p)
     {
-        foreach (ActiveBinding b in p.Bindings.Where(b => b.Listens && b.Proxy is null))
+        foreach (ActiveBinding b in p.Bindings.Where(b => b.Proxy is null && p.Listens(b)))
         {
             SafeSocketHandle reserved = b.Reservation ?? throw new InvalidOperationException($"{b.Host}: no reserved socket");
             p.Sockets ??= proxy.OpenSockets(p.Namespace ?? throw new InvalidOperationException($"{p.Name}: no namespace to proxy into"));
