@@ -37,7 +37,7 @@ public sealed class StateStoreTests : IDisposable
 
     [Theory]
     [InlineData(1)]   // inside the header
-    [InlineData(9)]   // inside the payload: the length is there, the bytes are not
+    [InlineData(13)]  // inside the payload: the header is whole, the bytes are not
     [InlineData(-1)]  // the full length, one payload byte wrong (a crash between the blocks of one write)
     public void ATornLastRecordWasNeverAcknowledgedAndIsCutOff(int keep)
     {
@@ -62,6 +62,7 @@ public sealed class StateStoreTests : IDisposable
 
         var reloaded = new StateStore(_dir);
         Assert.Equal(["a"], reloaded.Load().Publications.Select(p => p.Name));
+        Assert.Equal(torn.Length, reloaded.CutTailBytes);
         Assert.Equal(good, new FileInfo(store.JournalPath).Length);
         reloaded.Commit([Pub("c")], []);
         Assert.Equal(["a", "c"], new StateStore(_dir).Load().Publications.Select(p => p.Name));
@@ -75,13 +76,43 @@ public sealed class StateStoreTests : IDisposable
         store.Commit([Pub("a")], []);
         store.Commit([Pub("b")], []);
         byte[] bytes = File.ReadAllBytes(store.JournalPath);
-        bytes[10] ^= 0xff; // in the first record's payload
+        bytes[14] ^= 0xff; // in the first record's payload
         File.WriteAllBytes(store.JournalPath, bytes);
 
         InvalidDataException e = Assert.Throws<InvalidDataException>(() => new StateStore(_dir).Load());
         Assert.Contains("state.journal", e.Message, StringComparison.Ordinal);
         Assert.Contains("fails its checksum", e.Message, StringComparison.Ordinal);
         Assert.Equal(bytes, File.ReadAllBytes(store.JournalPath)); // nothing cut, nothing dropped
+    }
+
+    [Fact]
+    public void ADamagedLengthInAnEarlierRecordStopsTheStartInsteadOfLookingTorn()
+    {
+        var store = new StateStore(_dir);
+        store.Load();
+        store.Commit([Pub("a")], []);
+        store.Commit([Pub("b")], []);
+        byte[] bytes = File.ReadAllBytes(store.JournalPath);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(bytes, 5000); // past the end, as a torn record would claim
+        File.WriteAllBytes(store.JournalPath, bytes);
+
+        InvalidDataException e = Assert.Throws<InvalidDataException>(() => new StateStore(_dir).Load());
+        Assert.Contains("damaged header", e.Message, StringComparison.Ordinal);
+        Assert.Equal(bytes, File.ReadAllBytes(store.JournalPath));
+    }
+
+    [Fact]
+    public void ZerosAfterTheLastRecordAreATornAppend()
+    {
+        var store = new StateStore(_dir);
+        store.Load();
+        store.Commit([Pub("a")], []);
+        using (var f = new FileStream(store.JournalPath, FileMode.Append))
+        {
+            f.Write(new byte[8]);
+        }
+
+        Assert.Equal(["a"], new StateStore(_dir).Load().Publications.Select(p => p.Name));
     }
 
     [Fact]

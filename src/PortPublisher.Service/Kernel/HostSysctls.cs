@@ -42,16 +42,23 @@ internal sealed class HostSysctls(IOptions<PortPublisherOptions> options, ILogge
             }
         }
 
+        // Set already: by us (kept in the marker) or by someone else (then never ours to reset).
+        List<string> toSet = [.. wanted.Where(link => ReadOne($"net/ipv4/conf/{link}/route_localnet") != "1")];
         ImmutableHashSet<string> next = ours;
-        foreach (string link in wanted)
+        if (toSet.Count > 0)
         {
-            string key = $"net/ipv4/conf/{link}/route_localnet";
-            if (ReadOne(key) == "1")
+            // The marker first: a setting the service cannot remember having made, it could never reset after a
+            // crash, and a flush would then open the host's loopback for good. No marker, no setting.
+            if (!Save(ours.Union(toSet)))
             {
-                continue; // set already: by us (kept in the marker) or by someone else (then never ours to reset)
+                ServiceLog.SysctlFailed(logger, "route_localnet", $"not set on {string.Join(", ", toSet)}: {_marker} cannot be written, so it could not be reset after a crash; NAT'ed 127.0.0.0/8 bindings through those links do not work until it can");
+                toSet.Clear();
             }
+        }
 
-            if (Write(key, "1"))
+        foreach (string link in toSet)
+        {
+            if (Write($"net/ipv4/conf/{link}/route_localnet", "1"))
             {
                 next = next.Add(link);
                 ServiceLog.LocalnetChanged(logger, link, "1", "a NAT'ed 127.0.0.0/8 binding reaches its target through it");
@@ -148,13 +155,14 @@ internal sealed class HostSysctls(IOptions<PortPublisherOptions> options, ILogge
         return _ours;
     }
 
-    private void Save(ImmutableHashSet<string> next)
+    /// <summary>Records the set (in memory always, on disk if it can); false when the file could not be written.</summary>
+    private bool Save(ImmutableHashSet<string> next)
     {
         ImmutableHashSet<string>? before = _ours;
         _ours = next;
         if (before is not null && before.SetEquals(next))
         {
-            return;
+            return true;
         }
 
         try
@@ -162,12 +170,13 @@ internal sealed class HostSysctls(IOptions<PortPublisherOptions> options, ILogge
             if (next.IsEmpty)
             {
                 File.Delete(_marker);
-                return;
+                return true;
             }
 
             string tmp = _marker + ".tmp";
             File.WriteAllLines(tmp, next.Order(StringComparer.Ordinal));
             File.Move(tmp, _marker, overwrite: true);
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -178,8 +187,10 @@ internal sealed class HostSysctls(IOptions<PortPublisherOptions> options, ILogge
             }
             catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
             {
-                // Nothing more to do: the marker only errs towards leaving a setting on.
+                // Nothing more to do: the caller decides what a missing marker means.
             }
+
+            return false;
         }
     }
 

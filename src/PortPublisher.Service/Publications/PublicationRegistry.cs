@@ -105,7 +105,7 @@ internal sealed class PublicationRegistry(IStateStore store)
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             PortPublisherMetrics.Errors.WithLabels("state_write").Inc();
-            throw new PublishException(HttpStatusCode.InsufficientStorage, $"cannot write {store.PathName} (is the state directory full or read-only?): {e.Message}", e) { Step = "persist" };
+            throw new PublishException(HttpStatusCode.InsufficientStorage, $"cannot save state in {Path.GetDirectoryName(store.PathName)} (is the state directory full or read-only?): {e.Message}", e) { Step = "persist" };
         }
     }
 

@@ -19,7 +19,9 @@ internal sealed class StateStore : Kernel.IStateStore
     public const string FileName = "state.json";
     public const string JournalName = "state.journal";
 
-    private const int HeaderBytes = 8; // u32 length, u32 CRC-32 of the payload, both little-endian
+    // u32 length, u32 CRC-32 of the payload, u32 CRC-32 of those 8 bytes, all little-endian. The header's own CRC tells
+    // a damaged length (stop) from a record whose write was cut short (its header is whole; cut it off).
+    private const int HeaderBytes = 12;
     private const int MaxRecordBytes = 64 << 20;
     private const long MinCompactBytes = 1 << 20;
 
@@ -40,6 +42,9 @@ internal sealed class StateStore : Kernel.IStateStore
     public string PathName { get; }
 
     public string JournalPath { get; }
+
+    /// <summary>Bytes of a torn last record that the last <see cref="Load"/> cut off (a crash mid-append; never acknowledged).</summary>
+    public int CutTailBytes { get; private set; }
 
     /// <summary>How many snapshots were written by compaction since start (for tests and benchmarks).</summary>
     public int Compactions { get; private set; }
@@ -80,7 +85,9 @@ internal sealed class StateStore : Kernel.IStateStore
         {
             Mode = FileMode.OpenOrCreate,
             Access = FileAccess.ReadWrite,
-            Share = FileShare.None,
+
+            // Readers (an operator, a test) may look; one writer is guaranteed by the state directory's lock.
+            Share = FileShare.Read,
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
 
             // Unbuffered: a failed write must not linger in a buffer that a later SetLength or Dispose flushes.
@@ -142,6 +149,7 @@ internal sealed class StateStore : Kernel.IStateStore
         var record = new byte[HeaderBytes + payload.Length];
         BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)payload.Length);
         BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(4), Crc32.HashToUInt32(payload));
+        BinaryPrimitives.WriteUInt32LittleEndian(record.AsSpan(8), Crc32.HashToUInt32(record.AsSpan(0, 8)));
         payload.CopyTo(record, HeaderBytes);
         return record;
     }
@@ -211,21 +219,31 @@ internal sealed class StateStore : Kernel.IStateStore
         int offset = 0;
         while (offset < bytes.Length)
         {
-            int left = bytes.Length - offset;
-            uint length = left >= HeaderBytes ? BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(offset)) : 0;
-            if (left < HeaderBytes || length > left - HeaderBytes)
+            ReadOnlySpan<byte> rest = bytes.AsSpan(offset);
+            if (rest.Length < HeaderBytes || !rest.ContainsAnyExcept((byte)0))
             {
-                if (length > MaxRecordBytes)
-                {
-                    throw Corrupt($"record at byte {offset} claims {length} bytes");
-                }
+                break; // torn: the crash came before the whole header was written (or the file was extended with zeros)
+            }
 
+            if (Crc32.HashToUInt32(rest[..8]) != BinaryPrimitives.ReadUInt32LittleEndian(rest[8..]))
+            {
+                throw Corrupt($"record at byte {offset} has a damaged header");
+            }
+
+            uint length = BinaryPrimitives.ReadUInt32LittleEndian(rest);
+            if (length > MaxRecordBytes)
+            {
+                throw Corrupt($"record at byte {offset} claims {length} bytes");
+            }
+
+            if (length > rest.Length - HeaderBytes)
+            {
                 break; // torn: a crash during the append of the last record, which was never acknowledged
             }
 
-            ReadOnlySpan<byte> payload = bytes.AsSpan(offset + HeaderBytes, (int)length);
-            bool last = offset + HeaderBytes + (int)length == bytes.Length;
-            if (Crc32.HashToUInt32(payload) != BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(offset + 4)))
+            ReadOnlySpan<byte> payload = rest.Slice(HeaderBytes, (int)length);
+            bool last = HeaderBytes + (int)length == rest.Length;
+            if (Crc32.HashToUInt32(payload) != BinaryPrimitives.ReadUInt32LittleEndian(rest[4..]))
             {
                 if (last)
                 {
@@ -254,6 +272,7 @@ internal sealed class StateStore : Kernel.IStateStore
             offset += HeaderBytes + (int)length;
         }
 
+        CutTailBytes = bytes.Length - offset;
         if (offset < bytes.Length)
         {
             // Cut the torn tail now, so the next append starts on a record boundary. A read-only directory keeps it:
