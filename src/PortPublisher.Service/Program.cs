@@ -78,7 +78,7 @@ catch (InvalidOperationException e)
     return DaemonCommandLine.Usage;
 }
 
-if (OptionsCheck.Problems(options) is { Count: > 0 } problems)
+if (OptionsCheck.Problems(options, builder.Configuration[$"{PortPublisher.Service.Sandboxes.SandboxOptions.Section}:HostMountNamespace"]) is { Count: > 0 } problems)
 {
     foreach (string problem in problems)
     {

@@ -27,6 +27,9 @@ public sealed class DaemonCommandLineTests
         { ["--max-connections", "many"], 2, "--max-connections" },
         { ["--config", "/nonexistent/pp.json"], 2, "portpublisherd: invalid --config \"/nonexistent/pp.json\": no such file" },
         { ["--config", "/proc/self/status"], 2, "portpublisherd: invalid configuration file /proc/self/status: " },
+        { ["--socket-group", "ppnosuchgroup"], 2, "portpublisherd: invalid --socket-group \"ppnosuchgroup\": no such group" },
+        { ["--host-mount-namespace", "/nonexistent"], 2, "portpublisherd: invalid --host-mount-namespace \"/nonexistent\": " },
+        { ["--host-mount-namespace", "/proc/self/ns/net"], 2, "not a mount namespace" },
     };
 
     [Theory]

@@ -12,7 +12,7 @@ namespace PortPublisher.Service.Hosting;
 /// </summary>
 internal static partial class OptionsCheck
 {
-    public static IReadOnlyList<string> Problems(PortPublisherOptions o)
+    public static IReadOnlyList<string> Problems(PortPublisherOptions o, string? hostMountNamespace = null)
     {
         ArgumentNullException.ThrowIfNull(o);
         var problems = new List<string>();
@@ -46,6 +46,16 @@ internal static partial class OptionsCheck
             problems.Add($"invalid --table \"{o.Table}\": a letter, then up to 30 letters, digits, '_' or '-'");
         }
 
+        if (!string.IsNullOrEmpty(o.SocketGroup) && getgrnam(o.SocketGroup) == 0)
+        {
+            problems.Add($"invalid --socket-group \"{o.SocketGroup}\": no such group");
+        }
+
+        if (!string.IsNullOrEmpty(hostMountNamespace) && MountNamespaceProblem(hostMountNamespace) is string why)
+        {
+            problems.Add($"invalid --host-mount-namespace \"{hostMountNamespace}\": {why}");
+        }
+
         if (o.MaxConnections is < 1 or > 1_048_576)
         {
             problems.Add($"invalid --max-connections \"{o.MaxConnections.ToString(CultureInfo.InvariantCulture)}\": use 1 to 1048576");
@@ -53,6 +63,25 @@ internal static partial class OptionsCheck
 
         return problems;
     }
+
+    /// <summary>Why the path cannot serve as the host's mount namespace (opened the way sandboxes open it), or null.</summary>
+    private static string? MountNamespaceProblem(string path)
+    {
+        try
+        {
+            using Microsoft.Win32.SafeHandles.SafeFileHandle h = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+            return File.ResolveLinkTarget(path, returnFinalTarget: false)?.Name is string target && !target.StartsWith("mnt:", StringComparison.Ordinal)
+                ? $"it is {target}, not a mount namespace (use /proc/PID/ns/mnt of a process in the host's mount namespace)"
+                : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"{e.Message.TrimEnd('.')} (use /proc/PID/ns/mnt of a process in the host's mount namespace; opening PID 1's needs CAP_SYS_PTRACE when the service has fewer capabilities than it)";
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial nint getgrnam(string name);
 
     public static bool TryMetricsEndPoint(string text, out IPEndPoint? endPoint) =>
         IPEndPoint.TryParse(text, out endPoint) && endPoint.Port is > 0;
