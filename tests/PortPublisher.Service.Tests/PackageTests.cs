@@ -118,7 +118,7 @@ public sealed class PackageTests(PackageTests.DebFixture fixture, ITestOutputHel
         // Remove stops it and keeps the configuration and the state; purge removes both.
         box.ExecOk("dpkg -r portpublisher");
         Assert.NotEqual("active", box.Exec("systemctl is-active portpublisher").Stdout.Trim());
-        box.ExecOk("test -f /var/lib/portpublisher/state.json && test -f /etc/portpublisher/portpublisher.json");
+        box.ExecOk("{ test -f /var/lib/portpublisher/state.json || test -f /var/lib/portpublisher/state.journal; } && test -f /etc/portpublisher/portpublisher.json");
         box.ExecOk("dpkg -P portpublisher");
         Assert.Equal(1, box.Exec("test -e /var/lib/portpublisher || test -e /etc/portpublisher").Code);
         output.WriteLine($"container boot {boot.TotalSeconds:F1} s, dpkg -i {(installed - boot).TotalSeconds:F1} s, whole test {sw.Elapsed.TotalSeconds:F1} s");
