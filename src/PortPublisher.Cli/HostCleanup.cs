@@ -39,8 +39,16 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
     /// <summary>The service's rule for --table (OptionsCheck), so a name it could not have used is refused before anything.</summary>
     public static bool IsTableName(string name) => TablePattern().IsMatch(name);
 
+    /// <summary>The command to run again, with the options this run was given (the defaults left out).</summary>
+    private string _again = "portpublisher cleanup";
+
     public async Task<int> RunAsync(string socketPath, string table, string stateDir, CancellationToken ct)
     {
+        _again = "portpublisher"
+            + (socketPath == "/run/portpublisher/portpublisher.sock" ? string.Empty : $" -H unix://{socketPath}")
+            + " cleanup"
+            + (table == "portpublisher" ? string.Empty : $" --table {table}")
+            + (stateDir == "/var/lib/portpublisher" ? string.Empty : $" --state-dir {stateDir}");
         using (var client = new ServiceClient(socketPath))
         {
             List<PublicationDto>? all = null;
@@ -141,7 +149,7 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
 
         await stdout.WriteLineAsync(
             $"portpublisherd is running: {where} stay while it runs ({(all.Count - failed == 0 ? "nothing is published" : "now empty")}). "
-            + "Stop it (systemctl stop portpublisher), then run `portpublisher cleanup` again to remove them.");
+            + $"Stop it (systemctl stop portpublisher, or end the portpublisherd you started), then run `{_again}` again to remove them.");
         return failed == 0 ? ExitCodes.Ok : ExitCodes.Failed;
     }
 
@@ -196,8 +204,8 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
             if (LeftSandboxes(stateDir) is { Count: > 0 } sandboxes)
             {
                 await stderr.WriteLineAsync(
-                    $"portpublisher: {sandboxes.Count} sandbox{(sandboxes.Count == 1 ? string.Empty : "es")} ({string.Join(", ", sandboxes)}) remain in {stateDir}, and only the service can remove them: "
-                    + "start it, run `portpublisher cleanup` (it removes them through the service), stop it and run cleanup again; nothing was removed");
+                    $"portpublisher: {sandboxes.Count} sandbox{(sandboxes.Count == 1 ? " remains" : "es remain")} ({string.Join(", ", sandboxes)}) in {stateDir}, and only the service can remove them: "
+                    + $"start it, run `{_again}` (it removes them through the service), stop it and run it again; nothing was removed");
                 return ExitCodes.Failed;
             }
 

@@ -24,7 +24,7 @@ public sealed class CleanupTests
         Assert.True(code == 0, stderr);
         Assert.Equal(
             $"unpublished cl-a\nunpublished cl-b\nportpublisherd is running: its nftables tables ip/ip6 portpublisher and state in {lab.StateDir} stay while it runs (now empty). "
-            + "Stop it (systemctl stop portpublisher), then run `portpublisher cleanup` again to remove them.\n",
+            + $"Stop it (systemctl stop portpublisher, or end the portpublisherd you started), then run `portpublisher -H unix://{lab.Socket} cleanup --state-dir {lab.StateDir}` again to remove them.\n",
             stdout);
         Assert.Equal("NAME   NETNS   CARRIER   PORTS\n", lab.Cli("ls").Stdout);
         Assert.Equal("table ip portpublisher\ntable ip6 portpublisher\n", lab.InHost("nft list tables"));
@@ -130,7 +130,7 @@ public sealed class CleanupTests
         (int code, string stdout, string stderr) = lab.CliInHost("cleanup", "--state-dir", lab.StateDir);
         Assert.Equal((1, string.Empty), (code, stdout));
         Assert.Equal(
-            $"portpublisher: 2 sandboxes (left1, left2) remain in {lab.StateDir}, and only the service can remove them: start it, run `portpublisher cleanup` (it removes them through the service), stop it and run cleanup again; nothing was removed\n",
+            $"portpublisher: 2 sandboxes remain (left1, left2) in {lab.StateDir}, and only the service can remove them: start it, run `portpublisher -H unix://{lab.Socket} cleanup --state-dir {lab.StateDir}` (it removes them through the service), stop it and run it again; nothing was removed\n",
             stderr);
         Assert.Equal("table ip portpublisher\ntable ip6 portpublisher\n", lab.InHost("nft list tables"));
         Assert.Equal(files, Directory.GetFiles(lab.StateDir).Order(StringComparer.Ordinal));
