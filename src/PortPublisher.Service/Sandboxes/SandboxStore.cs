@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using PortPublisher.Service.Publications;
+using PortPublisher.Service.State;
 
 namespace PortPublisher.Service.Sandboxes;
 
@@ -40,36 +41,12 @@ internal sealed class SandboxStore(string directory)
     /// <exception cref="PublishException">507 when the directory cannot be written; the old file is intact.</exception>
     public void Save(SandboxStateFile state)
     {
-        string temp = PathName + ".tmp";
         try
         {
-            Directory.CreateDirectory(directory);
-            var create = new FileStreamOptions
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                Options = FileOptions.WriteThrough,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            };
-            using (FileStream f = new(temp, create))
-            {
-                f.Write(JsonSerializer.SerializeToUtf8Bytes(state, SandboxStateJsonContext.Default.SandboxStateFile));
-                f.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, PathName, overwrite: true);
+            AtomicFile.Write(PathName, JsonSerializer.SerializeToUtf8Bytes(state, SandboxStateJsonContext.Default.SandboxStateFile));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
-            {
-            }
-
             throw new PublishException(HttpStatusCode.InsufficientStorage, $"cannot write {PathName}: {e.Message}");
         }
     }

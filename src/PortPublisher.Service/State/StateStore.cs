@@ -114,7 +114,7 @@ internal sealed class StateStore : Kernel.IStateStore
 
         if (created)
         {
-            FsyncDirectory(Directory);
+            AtomicFile.FsyncDirectory(Directory);
         }
 
         Apply(put, remove);
@@ -128,8 +128,8 @@ internal sealed class StateStore : Kernel.IStateStore
     {
         ArgumentNullException.ThrowIfNull(state);
         WriteSnapshot(state);
-        TryDelete(JournalPath);
-        FsyncDirectory(Directory);
+        AtomicFile.TryDelete(JournalPath);
+        AtomicFile.FsyncDirectory(Directory);
         _journalBytes = 0;
         _current.Clear();
         foreach (StoredPublication p in state.Publications)
@@ -310,35 +310,8 @@ internal sealed class StateStore : Kernel.IStateStore
 
     private void WriteSnapshot(StateFile state)
     {
-        System.IO.Directory.CreateDirectory(Directory);
-        string temp = PathName + ".tmp";
         byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(state, StateJsonContext.Default.StateFile);
-        try
-        {
-            // 0600: the state names every namespace and port; only the service reads it.
-            var create = new FileStreamOptions
-            {
-                Mode = FileMode.Create,
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                Options = FileOptions.WriteThrough,
-                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            };
-            using (FileStream f = new(temp, create))
-            {
-                f.Write(bytes);
-                f.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, PathName, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A full disk leaves a short or empty temp file: the old state stays whole, and so does the directory.
-            TryDelete(temp);
-            throw;
-        }
-
+        AtomicFile.Write(PathName, bytes);
         _snapshotBytes = bytes.Length;
     }
 
@@ -351,33 +324,6 @@ internal sealed class StateStore : Kernel.IStateStore
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Nothing more can be done; the torn record is cut at the next start, and was never acknowledged.
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Read-only or gone: there is nothing to clean up, or nothing we can do.
-        }
-    }
-
-    /// <summary>fsync of the directory makes a rename or a new file itself durable.</summary>
-    private static unsafe void FsyncDirectory(string directory)
-    {
-        byte[] path = System.Text.Encoding.UTF8.GetBytes(directory + "\0");
-        fixed (byte* p = path)
-        {
-            int fd = Tmds.Linux.LibC.open(p, Tmds.Linux.LibC.O_RDONLY | Tmds.Linux.LibC.O_DIRECTORY | Tmds.Linux.LibC.O_CLOEXEC, 0);
-            if (fd >= 0)
-            {
-                _ = Tmds.Linux.LibC.fsync(fd);
-                _ = Tmds.Linux.LibC.close(fd);
-            }
         }
     }
 }
