@@ -18,7 +18,7 @@ public sealed class DeployTests
         string root = Lab.RepoRoot;
         string unit = File.ReadAllText(Path.Combine(root, "deploy", "portpublisher.service"));
         Assert.Contains("Type=notify", unit, StringComparison.Ordinal);
-        Assert.Contains("CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_NET_BIND_SERVICE", unit, StringComparison.Ordinal);
+        Assert.Contains("CapabilityBoundingSet=CAP_NET_ADMIN CAP_SYS_ADMIN CAP_SYS_PTRACE CAP_NET_BIND_SERVICE CAP_SYS_CHROOT CAP_DAC_OVERRIDE CAP_KILL", unit, StringComparison.Ordinal);
 
         // ExecStart pins nothing that /etc/portpublisher/portpublisher.json is meant to set.
         Assert.Equal("/usr/lib/portpublisher/portpublisherd", UnitFile.Deployed.Get("ExecStart"));

@@ -16,9 +16,20 @@ internal sealed class MountNamespaceRunner : IDisposable
 {
     private readonly SafeFileHandle? _hostMounts;
 
+    /// <summary>The setting that keeps the service's own mount namespace.</summary>
+    public const string Self = "self";
+
+    /// <summary>The default: PID 1's mount namespace when the service runs in another one.</summary>
+    public const string Auto = "auto";
+
     public MountNamespaceRunner(string? hostMountNamespace)
     {
-        HostMountNamespace = string.IsNullOrEmpty(hostMountNamespace) ? null : hostMountNamespace;
+        HostMountNamespace = hostMountNamespace switch
+        {
+            null or "" or Auto => Detect(),
+            Self => null,
+            _ => hostMountNamespace,
+        };
         if (HostMountNamespace is not null)
         {
             // Opened once at start: a bad path fails the start, not the first create.
@@ -69,6 +80,32 @@ internal sealed class MountNamespaceRunner : IDisposable
         }, timeout, what));
 
     public void Dispose() => _hostMounts?.Dispose();
+
+    /// <summary>
+    /// /proc/1/ns/mnt when the service's mount namespace is not PID 1's (a systemd unit's sandbox, <c>ip netns exec</c>,
+    /// <c>unshare -m</c>) and PID 1's can be opened; else null. Mounts made in such a namespace stay there, so
+    /// <c>ip netns list</c> on the host would show the namespace file as an empty file.
+    /// </summary>
+    private static string? Detect()
+    {
+        const string init = "/proc/1/ns/mnt";
+        try
+        {
+            string? own = File.ResolveLinkTarget("/proc/self/ns/mnt", returnFinalTarget: false)?.Name;
+            string? pid1 = File.ResolveLinkTarget(init, returnFinalTarget: false)?.Name;
+            if (own is null || pid1 is null || own == pid1)
+            {
+                return null;
+            }
+
+            using Microsoft.Win32.SafeHandles.SafeFileHandle probe = File.OpenHandle(init, FileMode.Open, FileAccess.Read);
+            return init;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 
     private static async ValueTask AsValueTask(ValueTask<bool> t) => await t;
 
