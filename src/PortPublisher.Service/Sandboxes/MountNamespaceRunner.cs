@@ -82,24 +82,40 @@ internal sealed class MountNamespaceRunner : IDisposable
     public void Dispose() => _hostMounts?.Dispose();
 
     /// <summary>
-    /// /proc/1/ns/mnt when the service's mount namespace is not PID 1's (a systemd unit's sandbox, <c>ip netns exec</c>,
-    /// <c>unshare -m</c>) and PID 1's can be opened; else null. Mounts made in such a namespace stay there, so
-    /// <c>ip netns list</c> on the host would show the namespace file as an empty file.
+    /// The mount namespace of PID 1, else of the parent process, when it is not the service's own (a systemd unit's
+    /// sandbox; <c>ip netns exec</c> or <c>unshare -m</c> from a shell, which is then the parent) and can be opened;
+    /// else null. Mounts made in such a namespace of its own stay there, so <c>ip netns list</c> on the host would show
+    /// the namespace file as an empty file.
     /// </summary>
     private static string? Detect()
     {
-        const string init = "/proc/1/ns/mnt";
-        try
+        string? own = Target("/proc/self/ns/mnt");
+        foreach (string candidate in new[] { "/proc/1/ns/mnt", FormattableString.Invariant($"/proc/{Tmds.Linux.LibC.getppid()}/ns/mnt") })
         {
-            string? own = File.ResolveLinkTarget("/proc/self/ns/mnt", returnFinalTarget: false)?.Name;
-            string? pid1 = File.ResolveLinkTarget(init, returnFinalTarget: false)?.Name;
-            if (own is null || pid1 is null || own == pid1)
+            string? theirs = Target(candidate);
+            if (own is null || theirs is null || own == theirs)
             {
-                return null;
+                continue;
             }
 
-            using Microsoft.Win32.SafeHandles.SafeFileHandle probe = File.OpenHandle(init, FileMode.Open, FileAccess.Read);
-            return init;
+            try
+            {
+                using Microsoft.Win32.SafeHandles.SafeFileHandle probe = File.OpenHandle(candidate, FileMode.Open, FileAccess.Read);
+                return candidate;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return null;
+    }
+
+    private static string? Target(string link)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(link, returnFinalTarget: false)?.Name;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -113,6 +113,18 @@ internal static class NamespaceFiles
         return found;
     }
 
+    /// <summary>
+    /// Undoes <see cref="MakeShared"/> for a directory left empty (the UTS pins' when the last sandbox goes), so that
+    /// removing it (a package purge, rm -rf) does not fail with EBUSY. A directory that is not a mount point is fine.
+    /// </summary>
+    public static void ReleaseIfEmpty(string dir)
+    {
+        if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+        {
+            _ = umount2(dir, MNT_DETACH);
+        }
+    }
+
     /// <summary>Whether <paramref name="path"/> is a pinned UTS namespace (nsfs shows an empty regular file when unpinned).</summary>
     public static bool IsPinned(string path) =>
         File.Exists(path) && File.ReadAllLines("/proc/thread-self/mountinfo").Any(l => l.Split(' ') is { Length: > 4 } f && f[4] == path);

@@ -597,6 +597,11 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
             }, _deadlines.Kernel, $"removing {netns}").AsTask());
         }
 
+        if (s.UtsNamespace is not null && !s.Joins && !_sandboxes.Values.Any(o => o.Name != name && o.UtsNamespace is not null))
+        {
+            await Cleanup(name, _options.UtsDir, () => Mounts.RunAsync(() => NamespaceFiles.ReleaseIfEmpty(_options.UtsDir), _deadlines.Kernel, $"unmounting {_options.UtsDir}").AsTask());
+        }
+
         if (s.Bridge is not null && !s.Joins && !BridgeSandboxes().Any(o => o.Name != name))
         {
             // The bridge and the masquerade rule go with the last sandbox on it.
