@@ -90,6 +90,10 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         {
             SandboxLog.HostMounts(_logger, hostMounts);
         }
+        else if (_options.HostMountNamespace == MountNamespaceRunner.Self && MountNamespaceRunner.Detect() is { } other)
+        {
+            SandboxLog.Warning(_logger, $"--host-mount-namespace self, but the service's mount namespace is not that of {other}: namespace files made here are empty files there (ip netns cannot enter them)");
+        }
 
         foreach (SandboxDto s in _store.Load().Sandboxes)
         {
