@@ -129,6 +129,84 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public async Task RemoveOfAJoiner_IsRefusedForTheProcessesThatEnteredThroughIt_AndForceKillsOnlyThose()
+    {
+        Lab lab = L;
+        string a = $"{lab.Id}ja", b = $"{lab.Id}jb";
+        try
+        {
+            Assert.Equal(0, lab.Cli("sandbox", "create", a, "--network", "none").Code);
+            Assert.Equal(0, lab.Cli("sandbox", "create", b, "--network", $"container:{a}").Code);
+            using Process viaA = StartCli(lab, ["exec", a, "sleep", "301"]);
+            using Process viaB = StartCli(lab, ["exec", b, "sleep", "302"]);
+            await Eventually(() => Sh($"ip netns pids {a}").Trim().Split('\n').Length == 2, 10_000, "both processes inside");
+
+            (int code, _, string err) = lab.Cli("sandbox", "rm", b);
+            Assert.Equal(1, code);
+            Assert.Contains("(sleep) runs in it", err, StringComparison.Ordinal);
+            Assert.Equal(0, lab.Cli("sandbox", "rm", "--force", b).Code);
+            Assert.True(viaB.WaitForExit(10_000), "the process that entered through the joiner was not killed");
+            Assert.False(viaA.HasExited, "a process of the sandbox it joined was killed");
+        }
+        finally
+        {
+            lab.Cli("sandbox", "rm", "--force", b, a);
+        }
+    }
+
+    [Fact]
+    public async Task Remove_OnAFullStateDirectory_IsRefusedWithNothingChanged()
+    {
+        RequireRoot();
+        await using Lab lab = await Lab.StartAsync();
+        string name = $"{lab.Id}fd";
+        lab.StopService(kill: false);
+        Sh($"mount -t tmpfs -o size=64k,mode=0700 {lab.Id}-state {lab.StateDir}");
+        try
+        {
+            await lab.StartServiceAsync();
+            Assert.Equal(0, lab.Cli("sandbox", "create", name, "--network", "none", "-p", "7660:80").Code);
+            TrySh($"dd if=/dev/zero of={lab.StateDir}/filler bs=4096 2>/dev/null");
+
+            (int code, _, string err) = lab.Cli("sandbox", "rm", name);
+            Assert.Equal(1, code);
+            Assert.Contains($"{lab.StateDir}/sandboxes.json", err, StringComparison.Ordinal);
+            Assert.False(Inspect(lab, name).TryGetProperty("phase", out _));
+            Assert.Equal("80/tcp -> 0.0.0.0:7660\n80/tcp -> [::]:7660\n", lab.Cli("port", name).Stdout);
+            Assert.True(File.Exists($"/run/netns/{name}"));
+
+            File.Delete(Path.Combine(lab.StateDir, "filler"));
+            Assert.Equal(0, lab.Cli("sandbox", "rm", name).Code);
+            AssertNothingLeft(lab, name);
+        }
+        finally
+        {
+            lab.Cli("sandbox", "rm", "--force", name);
+            lab.StopService(kill: true);
+            TrySh($"umount {lab.StateDir}");
+            RemoveLeftovers(name);
+        }
+    }
+
+    [Fact]
+    public async Task ARecordNamingAPathOutsideItsDirectory_StopsTheStart_AndRemovesNothing()
+    {
+        RequireRoot();
+        await using Lab lab = await Lab.StartAsync();
+        lab.StopService(kill: false);
+        string decoy = Path.Combine(lab.Dir, "decoy");
+        Directory.CreateDirectory(decoy);
+        File.WriteAllText(Path.Combine(decoy, "keep"), "keep");
+        string evil = "../.." + decoy;
+        File.WriteAllText(Path.Combine(lab.StateDir, "sandboxes.json"),
+            "{\"version\":1,\"sandboxes\":[{\"name\":\"" + evil + "\",\"id\":\"" + new string('a', 64) + "\",\"network\":\"none\",\"hostname\":\"x\",\"etcDir\":\"/etc/netns/" + evil + "\",\"phase\":\"removing\"}]}");
+
+        InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(() => lab.StartServiceAsync());
+        Assert.Contains($"the record of \"{evil}\" has a bad name", e.Message, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(decoy, "keep")), "the start removed what the record named");
+    }
+
+    [Fact]
     public async Task Remove_LeavesAReplacedNamespaceFile_AndAnotherNamespacesPublication_Alone()
     {
         Lab lab = L;
@@ -220,6 +298,11 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
         string[] veths = [.. lab.InHost("ip -br link").Split('\n').Select(l => l.Split('@', ' ')[0]).Where(n => n.StartsWith("veth", StringComparison.Ordinal))];
         string all = lab.Cli("sandbox", "ls", "--json").Stdout;
         Assert.All(veths, v => Assert.Contains(v, all, StringComparison.Ordinal));
+    }
+
+    private static void RemoveLeftovers(string name)
+    {
+        TrySh($"umount -l /run/netns/{name}; rm -f /run/netns/{name}; umount -l /run/portpublisher/uts/{name}; rm -f /run/portpublisher/uts/{name}; rm -rf /etc/netns/{name}");
     }
 
     private static bool StateMentions(Lab lab, string text)

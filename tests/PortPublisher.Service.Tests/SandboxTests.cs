@@ -202,6 +202,14 @@ public sealed class SandboxTests(SandboxLabFixture fixture) : IClassFixture<Sand
             })!;
             await Eventually(() => Run("ip", ["netns", "exec", lab.Client, "curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", $"http://{Lab.HostV4}:8080/"]).Stdout == "200", 20_000, "curl from the client namespace");
 
+            // The sandbox reaches its own published port through the host, by the gateway and by the host's address
+            // (hairpin: the DNAT sends the connection back out of the bridge port it came in by).
+            string gateway = Inspect(lab, web).GetProperty("gateway").GetString()!;
+            foreach (string via in new[] { gateway, Lab.HostV4 })
+            {
+                Assert.Equal("200", Run("ip", ["netns", "exec", web, "curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", $"http://{via}:8080/"]).Stdout);
+            }
+
             // What `docker port web` prints for -p 8080:80.
             Assert.Equal("80/tcp -> 0.0.0.0:8080\n80/tcp -> [::]:8080\n", lab.Cli("port", web).Stdout);
             Assert.Contains(web, lab.Cli("sandbox", "ls").Stdout, StringComparison.Ordinal);
