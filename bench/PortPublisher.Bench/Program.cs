@@ -5,6 +5,7 @@ using PortPublisher.Bench;
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- connection-cost [connections] [rounds]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- proxy-compare PATH/TO/docker-proxy [rounds] [held connections]
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- publish-range Release [rounds]
+//   dotnet build -c Release && dotnet publish src/PortPublisher.Cli -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- cli-start [rounds] [--native PATH] [--jit PATH] [--docker PATH]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- soak [churn cycles] [hang rounds] [kills] [range cycles] [transfer MB]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- fuzz [netlink|spec|all] [--seconds N | --cases N] [--threads N] [--capture]
 string mode = args.Length > 0 ? args[0] : "nat-program";
@@ -24,6 +25,8 @@ switch (mode)
             rounds: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3,
             spec: args.Length > 3 ? args[3] : "0.0.0.0:20000-29999:20000-29999");
         break;
+    case "cli-start":
+        return CliStartBench.Run(args);
     case "soak":
         return SoakBench.Run(
             cycles: args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 300,
@@ -43,7 +46,7 @@ switch (mode)
             only: args.Length > 4 ? args[4] : "splice,copy,docker,socat");
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | proxy-compare | proxy-serve | soak | fuzz");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | cli-start | proxy-compare | proxy-serve | soak | fuzz");
         return 2;
 }
 

@@ -194,7 +194,7 @@ public sealed class SandboxTests(SandboxLabFixture fixture) : IClassFixture<Sand
         {
             (int code, _, string err) = lab.Cli("sandbox", "create", web, "-p", "8080:80");
             Assert.True(code == 0, err + lab.Log);
-            server = Process.Start(new ProcessStartInfo("dotnet", [Lab.CliDll, "-H", $"unix://{lab.Socket}", "exec", web, "python3", "-m", "http.server", "80"])
+            server = Process.Start(new ProcessStartInfo(Lab.CliCommand[0], [.. Lab.CliCommand[1..], "-H", $"unix://{lab.Socket}", "exec", web, "python3", "-m", "http.server", "80"])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
