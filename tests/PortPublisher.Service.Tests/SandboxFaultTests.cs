@@ -269,7 +269,7 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
         try
         {
             Assert.Equal(0, lab.Cli("sandbox", "create", a).Code);
-            string[] other = ["dotnet", Lab.CliDll, "-H", $"unix://{socket}"];
+            string[] other = [.. Lab.CliCommand, "-H", $"unix://{socket}"];
             await Eventually(() => Run(other[0], [.. other[1..], "status"]).Code == 0, 20_000, "the second service answers");
 
             (int code, _, string err) = Run(other[0], [.. other[1..], "sandbox", "create", b]);
@@ -323,7 +323,7 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
 
     private static Process StartCli(Lab lab, string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet", [Lab.CliDll, "-H", $"unix://{lab.Socket}", .. args])
+        var psi = new ProcessStartInfo(Lab.CliCommand[0], [.. Lab.CliCommand[1..], "-H", $"unix://{lab.Socket}", .. args])
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,

@@ -151,7 +151,7 @@ public sealed class SandboxTests(SandboxLabFixture fixture) : IClassFixture<Sand
             Assert.Equal((2, "portpublisher: conflicting options: port publishing and the container type network mode\n"), (code, err));
             (code, _, err) = lab.Cli("sandbox", "rm", a1);
             Assert.Equal(1, code);
-            Assert.Contains($"cannot remove sandbox {a1}: {a2} joins its network", err, StringComparison.Ordinal);
+            Assert.Contains($"cannot remove sandbox {a1}: {a2} joins {a1} (--network container:…); remove it first, or together: sandbox rm {a2} {a1}", err, StringComparison.Ordinal);
             Assert.True(NamespaceFileExists(a1));
 
             // Together, in either order: the joiner goes first.
