@@ -41,11 +41,15 @@ internal sealed class CniPlugin(TimeProvider time, ILogger logger)
         {
             CniEnvironment env = CniEnvironment.Parse(environment);
             byte[] input = await ReadAllAsync(stdin, cancellationToken);
+            if (TryReadVersion(input) is string asked && CniVersion.IsSupported(asked))
+            {
+                version = asked; // an error result speaks the configuration's version
+            }
+
             if (env.Command == CniCommand.Version)
             {
                 // VERSION ignores the rest of stdin; its cniVersion, when one we speak, is echoed.
-                string asked = TryReadVersion(input) ?? version;
-                CniOutput.Version(stdout, CniVersion.IsSupported(asked) ? asked : version);
+                CniOutput.Version(stdout, version);
                 return 0;
             }
 

@@ -47,7 +47,7 @@ internal sealed record BindingPlan(IReadOnlyList<NatBinding> Bindings, IReadOnly
                 families.Add((AddressFamily.InterNetwork, null));
                 families.Add((AddressFamily.InterNetworkV6, null));
             }
-            else if (!IPAddress.TryParse(m.HostIp, out IPAddress? hostIp) || m.HostIp.Contains('%', StringComparison.Ordinal))
+            else if (!GoNet.TryParseIP(m.HostIp, out IPAddress? hostIp) || hostIp is null)
             {
                 throw Invalid($"invalid hostIP \"{m.HostIp}\" in {at}: an IPv4 or IPv6 address");
             }

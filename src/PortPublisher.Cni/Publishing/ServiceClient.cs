@@ -55,13 +55,13 @@ internal sealed class ServiceClient : IDisposable
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cts.Token);
             return null;
         }
+        catch (SocketException) when (!File.Exists(socketPath))
+        {
+            return "no such socket";
+        }
         catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
         {
             return "connection refused";
-        }
-        catch (SocketException e) when (!File.Exists(socketPath) || e.ErrorCode == 2 /* ENOENT */)
-        {
-            return "no such socket";
         }
         catch (SocketException e)
         {
