@@ -39,7 +39,7 @@ public static class Harness
     /// without braces) added to cniVersion, name, type, the port mappings and a prevResult whose eth0 (in a sandbox)
     /// has <paramref name="addresses"/>.
     /// </summary>
-    public static string Conf(string mappings = "", string extra = "", string version = "1.0.0", string? addresses = "\"10.99.0.2/24\"", string name = "ppnet")
+    public static string Conf(string mappings = "", string extra = "", string version = "1.0.0", string? addresses = "\"10.99.0.2/24\"", string name = "ppnet", string ifName = "eth0")
     {
         var sb = new StringBuilder();
         sb.Append($"{{\"cniVersion\":\"{version}\",\"name\":\"{name}\",\"type\":\"portpublisher-cni\"");
@@ -50,7 +50,7 @@ public static class Harness
 
         if (addresses is not null)
         {
-            sb.Append(",\"prevResult\":").Append(PrevResult(version, addresses.Split(',', StringSplitOptions.RemoveEmptyEntries)));
+            sb.Append(",\"prevResult\":").Append(PrevResult(version, addresses.Split(',', StringSplitOptions.RemoveEmptyEntries), ifName));
         }
 
         if (extra.Length > 0)
@@ -62,7 +62,7 @@ public static class Harness
     }
 
     /// <summary>A bridge + host-local result: the bridge, the host veth, eth0 in the sandbox with the addresses.</summary>
-    public static string PrevResult(string version, IEnumerable<string> addresses)
+    public static string PrevResult(string version, IEnumerable<string> addresses, string ifName = "eth0")
     {
         string ips = string.Join(",", addresses.Select(a =>
         {
@@ -70,7 +70,7 @@ public static class Harness
             string v = version == "0.4.0" ? (cidr.Contains(':', StringComparison.Ordinal) ? "\"version\":\"6\"," : "\"version\":\"4\",") : string.Empty;
             return $"{{{v}\"interface\":2,\"address\":\"{cidr}\"}}";
         }));
-        return $"{{\"cniVersion\":\"{version}\",\"interfaces\":[{{\"name\":\"cni-pp0\",\"mac\":\"aa:bb:cc:dd:ee:01\"}},{{\"name\":\"veth1234\",\"mac\":\"aa:bb:cc:dd:ee:02\"}},{{\"name\":\"eth0\",\"mac\":\"aa:bb:cc:dd:ee:03\",\"sandbox\":\"/run/netns/x\"}}],\"ips\":[{ips}],\"dns\":{{}}}}";
+        return $"{{\"cniVersion\":\"{version}\",\"interfaces\":[{{\"name\":\"cni-pp0\",\"mac\":\"aa:bb:cc:dd:ee:01\"}},{{\"name\":\"veth1234\",\"mac\":\"aa:bb:cc:dd:ee:02\"}},{{\"name\":\"{ifName}\",\"mac\":\"aa:bb:cc:dd:ee:03\",\"sandbox\":\"/run/netns/x\"}}],\"ips\":[{ips}],\"dns\":{{}}}}";
     }
 
     public sealed record Outcome(int Code, string Stdout, string Stderr)

@@ -211,17 +211,12 @@ internal sealed class DirectBackend(NetConf conf, TimeProvider time, ILogger log
         try
         {
             Program(before, after);
-            SyncLocalnet(after);
+            SyncLocalnet(after); // with the last attachment gone this also removes the (then empty) state file
         }
         catch (Exception e) when (e is NetlinkException or NetlinkProtocolException or IOException or UnauthorizedAccessException)
         {
             Restore(before, after);
             throw new CniException(CniErrorCode.ErrNftables, $"nftables (table {conf.Table}): {e.Message}; nothing was changed");
-        }
-
-        if (after.Attachments.Count == 0)
-        {
-            _store.Save(after); // empty: removes the file, the last thing this attachment left
         }
 
         FlushUdp(removed);
