@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. Installs what the tests need first (root, Debian): nftables, iproute2, socat, conntrack, curl, iputils-ping,
-# promtool, and for the package and unit tests systemd-nspawn (systemd-container), lintian, objdump (binutils) and strace.
+# promtool, and for the package and unit tests systemd-nspawn (systemd-container), lintian, objdump (binutils) and strace;
+# for the CNI plugin's runtime tests podman (CNI backend), runc, containernetworking-plugins and busybox-static, and clang
+# for its NativeAOT build.
 # Prints a closing line "N passed, N failed, N skipped" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,12 @@ command -v promtool >/dev/null 2>&1 || want+=(prometheus)
 # strace lists the daemon's system calls against the unit's SystemCallFilter.
 for pair in systemd-nspawn:systemd-container lintian:lintian objdump:binutils strace:strace; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || want+=("${pair#*:}")
+done
+# The CNI plugin in a real runtime (tests/PortPublisher.Cni.Tests, Category=Podman): Podman 4 with its CNI backend, runc
+# (crun refuses this machine's hybrid cgroups), the bridge/host-local/portmap plugins in /usr/lib/cni, a static busybox
+# for the image; clang links the plugin's NativeAOT build.
+for pair in podman:podman runc:runc /usr/lib/cni/bridge:containernetworking-plugins /bin/busybox:busybox-static clang:clang; do
+  { command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "${pair%%:*}" ]; } || want+=("${pair#*:}")
 done
 
 apt_install() {
