@@ -112,6 +112,15 @@ internal static class CniCompareBench
                 rows.Add($"| {slot} | {Median(add):F1} | {Percentile(add, 0.95):F1} | {add.Sum() / 1000:F2} | {Median(del):F1} | {del.Sum() / 1000:F2} | {perSecond:N0} |");
                 if (service is not null)
                 {
+                    lock (ServiceMs)
+                    {
+                        List<double> pub = [.. ServiceMs.Where(v => v.Verb == "Published").Select(v => v.Ms)], unpub = [.. ServiceMs.Where(v => v.Verb == "Unpublished").Select(v => v.Ms)];
+                        if (pub.Count > 0 && unpub.Count > 0)
+                        {
+                            Console.WriteLine($"portpublisherd's own time (its log): publish median {Median(pub):F1} ms, unpublish median {Median(unpub):F1} ms");
+                        }
+                    }
+
                     Sh($"kill -TERM {service.Id}");
                     service.WaitForExit(15_000);
                     service = null;
@@ -192,6 +201,8 @@ internal static class CniCompareBench
         return p.ExitCode == 0 ? ms : throw new InvalidOperationException($"{bin} {command} {containerId} exited {p.ExitCode}: {o.Result} {e.Result}");
     }
 
+    private static readonly List<(string Verb, double Ms)> ServiceMs = [];
+
     private static Process StartService(string hostNs, string dir, string dll)
     {
         Directory.CreateDirectory(Path.Combine(dir, "svc"));
@@ -202,7 +213,17 @@ internal static class CniCompareBench
             UseShellExecute = false,
         };
         Process p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, _) => { };
+        p.OutputDataReceived += (_, e) =>
+        {
+            // "Published NAME in NETNS: N bindings in X ms": the service's own share of each ADD.
+            if (e.Data is { } line && System.Text.RegularExpressions.Regex.Match(line, @"(Published|Unpublished) \S+.* in ([0-9.]+) ms") is { Success: true } m)
+            {
+                lock (ServiceMs)
+                {
+                    ServiceMs.Add((m.Groups[1].Value, double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)));
+                }
+            }
+        };
         p.ErrorDataReceived += (_, _) => { };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
