@@ -104,7 +104,7 @@ internal sealed class ServiceBackend(NetConf conf, ServiceClient client) : IPort
         {
             using var nft = new NftablesBackend(null, new NftablesOptions { TableName = table });
             HashSet<NatBinding> kernel = [.. nft.ReadBindings()];
-            IEnumerable<NatBinding> elements = published.Concat(snat ? published.Where(b => b.HostIp is null && !b.IsIPv6).Select(b => b with { HostIp = IPAddress.Loopback }) : []);
+            IEnumerable<NatBinding> elements = published.Concat(p.Cni?.Snat ?? snat ? published.Where(b => b.HostIp is null && !b.IsIPv6).Select(b => b with { HostIp = IPAddress.Loopback }) : []);
             problems.AddRange(elements.Where(b => !kernel.Contains(b)).Select(b => $"element {b} is missing from table {table}"));
         }
         catch (Exception e) when (e is NetlinkException or NetlinkProtocolException)
