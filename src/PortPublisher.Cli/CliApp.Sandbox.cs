@@ -83,8 +83,8 @@ public sealed partial class CliApp
             var rows = new List<string[]> { s_listHeader };
             foreach (SandboxDto s in all)
             {
-                string ports = s.Publication is { } pub ? DockerPortFormatter.Format(s.Name, pub.ToPortMap(), null).Stdout.TrimEnd('\n').Replace('\n', ' ').Replace("/tcp -> ", "->", StringComparison.Ordinal) : string.Empty;
-                rows.Add([s.Name, s.Network, s.Ip ?? string.Empty, s.Hostname, ports]);
+                string ports = s.Publication is { } pub ? PublicationTable.Ports(pub) : string.Empty;
+                rows.Add([s.Name, s.Phase is { } phase ? $"{s.Network} ({phase})" : s.Network, s.Ip ?? string.Empty, s.Hostname, ports]);
             }
 
             int[] widths = [.. Enumerable.Range(0, 4).Select(c => rows.Max(r => r[c].Length))];
@@ -116,7 +116,8 @@ public sealed partial class CliApp
     private Command BuildSandboxRemove()
     {
         var names = new Argument<string[]>("NAME") { Description = "Sandbox names; a sandbox that joins another (container:OTHER) is removed before it", Arity = ArgumentArity.OneOrMore };
-        var cmd = new Command("rm", "Remove sandboxes: their namespaces, veths, files, UTS pins and ports") { names };
+        var force = new Option<bool>("--force", "-f") { Description = "Kill the processes still running in them (SIGKILL), as `docker rm -f` does; without it, a sandbox with processes in it is refused" };
+        var cmd = new Command("rm", "Remove sandboxes: their namespaces, veths, files, UTS pins and ports") { names, force };
         cmd.SetAction(async (p, ct) =>
         {
             string[] given = p.GetValue(names) ?? [];
@@ -131,15 +132,28 @@ public sealed partial class CliApp
 
             return await CallAsync(p, async client =>
             {
-                // Joiners first, so that "rm a1 a2" works whichever order a2 (container:a1) and a1 are named in.
+                // Joiners first, so that "rm a1 a2 a3" works whichever order a3 (container:a2), a2 (container:a1)
+                // and a1 are named in: deepest first.
                 List<SandboxDto> all = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "v1/sandboxes"), SandboxJsonContext.Default.ListSandboxDto, ct);
-                HashSet<string> joined = [.. all.Where(s => given.Contains(s.Name) && s.Network.StartsWith(NetworkMode.ContainerPrefix, StringComparison.Ordinal)).Select(s => s.Network[NetworkMode.ContainerPrefix.Length..])];
+                Dictionary<string, string> joins = all.Where(s => s.Joins).ToDictionary(s => s.Name, s => s.Network[NetworkMode.ContainerPrefix.Length..], StringComparer.Ordinal);
+                int Depth(string n)
+                {
+                    int d = 0;
+                    for (string? at = n; at is not null && joins.TryGetValue(at, out string? up) && d <= joins.Count; at = up)
+                    {
+                        d++;
+                    }
+
+                    return d;
+                }
+
+                string suffix = p.GetValue(force) ? "?force=true" : string.Empty;
                 int code = ExitCodes.Ok;
-                foreach (string n in given.OrderBy(n => joined.Contains(n) ? 1 : 0))
+                foreach (string n in given.Distinct(StringComparer.Ordinal).OrderByDescending(Depth))
                 {
                     try
                     {
-                        await client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"v1/sandboxes/{Uri.EscapeDataString(n)}"), SandboxJsonContext.Default.SandboxDto, ct);
+                        await client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"v1/sandboxes/{Uri.EscapeDataString(n)}{suffix}"), SandboxJsonContext.Default.SandboxDto, ct);
                         await _out.WriteLineAsync(n);
                     }
                     catch (ServiceErrorException e)

@@ -22,7 +22,7 @@ public static class PublicationTable
             p.Name,
             p.Netns,
             CarrierOf(p),
-            string.Join(", ", p.Bindings.Select(b => $"{(b.HostIp.Contains(':', StringComparison.Ordinal) ? $"[{b.HostIp}]" : b.HostIp)}:{b.HostPort}->{b.ContainerPort}/{b.Protocol}")),
+            Ports(p),
         }));
         int[] widths = [.. Enumerable.Range(0, s_header.Length - 1).Select(i => rows.Max(r => r[i].Length))];
         var sb = new StringBuilder();
@@ -38,6 +38,13 @@ public static class PublicationTable
         }
 
         return sb.ToString();
+    }
+
+    /// <summary>The PORTS column, as <c>docker ps</c> writes it (also <c>sandbox ls</c>'s).</summary>
+    public static string Ports(PublicationDto publication)
+    {
+        ArgumentNullException.ThrowIfNull(publication);
+        return string.Join(", ", publication.Bindings.Select(b => $"{(b.HostIp.Contains(':', StringComparison.Ordinal) ? $"[{b.HostIp}]" : b.HostIp)}:{b.HostPort}->{b.ContainerPort}/{b.Protocol}"));
     }
 
     /// <summary>The publication's carrier in one word.</summary>

@@ -97,6 +97,16 @@ public sealed class PackageTests(PackageTests.DebFixture fixture, ITestOutputHel
         Assert.Equal("from-proc", box.ExecOk("timeout 5 socat -T3 - TCP:127.0.0.1:9090 </dev/null").Trim());
         Assert.Contains("net.ipv4.ip_forward = 1", box.ExecOk("env -i /usr/bin/portpublisher status"), StringComparison.Ordinal);
 
+        // Sandboxes under the shipped unit (its own mount namespace, ProtectSystem=strict, the unprivileged user): the
+        // files are made in PID 1's mount namespace, so ip netns sees them on the host and exec enters them.
+        box.ExecOk("env -i /usr/bin/portpublisher sandbox create sb1 --hostname du --add-host www.du.com:2.2.2.2 -p 8088:80");
+        Assert.Contains("sb1", box.ExecOk("ip netns list"), StringComparison.Ordinal);
+        Assert.Contains("2.2.2.2\twww.du.com\n", box.ExecOk("ip netns exec sb1 cat /etc/hosts"), StringComparison.Ordinal);
+        Assert.Equal("du", box.ExecOk("portpublisher exec sb1 hostname").Trim());
+        box.ExecOk("portpublisher exec sb1 socat TCP-LISTEN:80,fork,reuseaddr SYSTEM:'echo from-sandbox' >/dev/null 2>&1 &");
+        await Eventually(() => box.Exec("ip netns exec sb1 ss -Hltn 'sport = 80'").Stdout.Contains("LISTEN", StringComparison.Ordinal), 10_000, "the sandbox's server listening");
+        Assert.Equal("from-sandbox", box.ExecOk("timeout 5 socat -T3 - TCP:127.0.0.1:8088 </dev/null").Trim());
+
         // Members of the portpublisher group may use the socket; others may not.
         box.ExecOk("useradd -M -G portpublisher alice && useradd -M bob");
         Assert.Equal(0, box.Exec("runuser -u alice -- env -i /usr/bin/portpublisher ls").Code);
@@ -105,7 +115,7 @@ public sealed class PackageTests(PackageTests.DebFixture fixture, ITestOutputHel
         // Bash completion: a command from the list, and publication names from the running service.
         const string Complete = "bash -c '. /usr/share/bash-completion/completions/portpublisher; COMP_WORDS=({0}); COMP_CWORD={1}; _portpublisher; echo \"${{COMPREPLY[*]}}\"'";
         Assert.Equal("publish", box.ExecOk(string.Format(CultureInfo.InvariantCulture, Complete, "portpublisher pu", 1)).Trim());
-        Assert.Equal("byproc web", box.ExecOk(string.Format(CultureInfo.InvariantCulture, Complete, "portpublisher port \"\"", 2)).Trim());
+        Assert.Equal("byproc sb1 web", box.ExecOk(string.Format(CultureInfo.InvariantCulture, Complete, "portpublisher port \"\"", 2)).Trim());
 
         // An upgrade (the same package again) restarts the service, which restores both publications.
         string before = box.ExecOk("systemctl show -P MainPID portpublisher").Trim();
@@ -114,6 +124,15 @@ public sealed class PackageTests(PackageTests.DebFixture fixture, ITestOutputHel
         Assert.Equal("active", box.Exec("systemctl is-active portpublisher").Stdout.Trim());
         await Eventually(() => box.Exec("timeout 5 socat -T3 - TCP:127.0.0.1:9090 </dev/null").Stdout.Trim() == "from-proc", 10_000, "the proxied binding back after the upgrade");
         Assert.Equal("from-web", box.ExecOk("timeout 5 socat -T3 - TCP:127.0.0.1:8080 </dev/null").Trim());
+
+        // The sandbox outlived the restart (re-read, not re-made); rm refuses while its server runs, --force kills it.
+        Assert.Equal("du", box.ExecOk("portpublisher exec sb1 hostname").Trim());
+        await Eventually(() => box.Exec("timeout 5 socat -T3 - TCP:127.0.0.1:8088 </dev/null").Stdout.Trim() == "from-sandbox", 10_000, "the sandbox's port back after the upgrade");
+        (int rmCode, _, string rmErr) = box.Exec("env -i /usr/bin/portpublisher sandbox rm sb1");
+        Assert.True(rmCode == 1 && rmErr.Contains("(socat) runs in it", StringComparison.Ordinal), rmErr);
+        box.ExecOk("env -i /usr/bin/portpublisher sandbox rm --force sb1");
+        Assert.DoesNotContain("sb1", box.ExecOk("ip netns list"), StringComparison.Ordinal);
+        Assert.Equal(1, box.Exec("test -e /etc/netns/sb1 || test -e /run/portpublisher/uts/sb1 || ip link show pp0").Code);
 
         // Remove stops it and keeps the configuration and the state; purge removes both.
         box.ExecOk("dpkg -r portpublisher");

@@ -5,9 +5,10 @@ using static PortPublisher.TestKit.Shell;
 namespace PortPublisher.Service.Tests;
 
 /// <summary>
-/// A lab whose service makes its sandboxes' files in this test process's mount namespace (<c>--host-mount-namespace</c>):
-/// the daemon runs under <c>ip netns exec</c>, in a mount namespace that is a recursive slave of ours, as a systemd
-/// unit's is of the host's, so a mount it made there would never reach us. Dispose removes every namespace file,
+/// A lab whose service must make its sandboxes' files in this test process's mount namespace: the daemon runs under
+/// <c>ip netns exec</c>, in a mount namespace that is a recursive slave of ours, as a systemd unit's is of the host's,
+/// so a mount it made there would never reach us. It is given no <c>--host-mount-namespace</c>: the default (auto)
+/// must find ours, its parent's (PID 1's where PID 1 is in another one and can be opened: a unit's case). Dispose removes every namespace file,
 /// pin and /etc/netns directory named with the lab's prefix, even after a failed test: /run/netns and /etc/netns are
 /// the real host's.
 /// </summary>
@@ -17,7 +18,7 @@ public sealed class SandboxLabFixture : IAsyncLifetime
 
     public Lab Lab => _lab ?? throw new InvalidOperationException("the lab did not start");
 
-    public static string[] ServiceArgs => ["--host-mount-namespace", $"/proc/{Environment.ProcessId}/ns/mnt"];
+    public static string[] ServiceArgs => [];
 
     public async ValueTask InitializeAsync()
     {

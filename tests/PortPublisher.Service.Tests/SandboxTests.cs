@@ -39,7 +39,9 @@ public sealed class SandboxTests(SandboxLabFixture fixture) : IClassFixture<Sand
             string ip = Inspect(lab, t1).GetProperty("ip").GetString()!;
             Assert.Matches(@"^172\.\d+\.0\.2$", ip);
 
-            // `ip netns` sees it: list, exec (which bind-mounts /etc/netns/t1/*), -n.
+            // `ip netns` sees it: list, exec (which bind-mounts /etc/netns/t1/*), -n; the service found our mount
+            // namespace by itself.
+            Assert.Contains("Sandbox files are made in /proc/", lab.Log, StringComparison.Ordinal);
             Assert.Contains(t1, Sh("ip netns list"), StringComparison.Ordinal);
             Assert.Equal(
                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::\tip6-localnet\nff00::\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n" +

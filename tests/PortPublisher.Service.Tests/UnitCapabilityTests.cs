@@ -23,7 +23,7 @@ public sealed class UnitCapabilityTests
     // The kernel's numbers (linux/capability.h) of the capabilities the unit may name.
     private static readonly Dictionary<string, int> s_capabilityBits = new()
     {
-        ["chown"] = 0, ["dac_override"] = 1, ["net_bind_service"] = 10, ["net_raw"] = 13, ["net_admin"] = 12,
+        ["chown"] = 0, ["dac_override"] = 1, ["kill"] = 5, ["net_bind_service"] = 10, ["net_raw"] = 13, ["net_admin"] = 12,
         ["sys_chroot"] = 18, ["sys_ptrace"] = 19, ["sys_admin"] = 21, ["sys_resource"] = 24,
     };
 

@@ -28,6 +28,14 @@ public sealed record ExtraHost(string Host, string Ip)
             return null;
         }
 
+        // Docker checks no more than that, and writes the name into /etc/hosts as given: a space, tab or newline would
+        // add names or whole lines of the caller's choosing there.
+        if (host.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c == '#'))
+        {
+            error = $"invalid argument {GoNet.Quote(value)} for \"--add-host\" flag: invalid host name {GoNet.Quote(host)}: no spaces, control characters or '#'";
+            return null;
+        }
+
         string ip = value[(cut + 1)..];
         if (ip == HostGateway)
         {

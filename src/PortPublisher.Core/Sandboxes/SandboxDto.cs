@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using PortPublisher.Core.Api;
 
 namespace PortPublisher.Core.Sandboxes;
@@ -18,6 +19,10 @@ namespace PortPublisher.Core.Sandboxes;
 /// <param name="Mac">eth0's MAC.</param>
 /// <param name="Publication">The ports its <c>-p</c> published.</param>
 /// <param name="Warnings">What was discarded, with Docker's words.</param>
+/// <param name="Phase">Null when whole; "creating" or "removing" while a change is under way (and, after a crash, until
+/// the restarted service has finished undoing or removing it).</param>
+/// <param name="NetnsId">The namespace's identity (nsfs device:inode), so that a file of the same name made later by
+/// another tool is never taken for it.</param>
 public sealed record SandboxDto(
     string Name,
     string Id,
@@ -33,4 +38,14 @@ public sealed record SandboxDto(
     string? Veth = null,
     string? Mac = null,
     PublicationDto? Publication = null,
-    IReadOnlyList<string>? Warnings = null);
+    IReadOnlyList<string>? Warnings = null,
+    string? Phase = null,
+    string? NetnsId = null)
+{
+    public const string Creating = "creating";
+    public const string Removing = "removing";
+
+    /// <summary>Whether it joins another's namespace (<c>--network container:OTHER</c>).</summary>
+    [JsonIgnore]
+    public bool Joins => Network.StartsWith(NetworkMode.ContainerPrefix, StringComparison.Ordinal);
+}

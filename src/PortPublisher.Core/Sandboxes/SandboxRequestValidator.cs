@@ -55,9 +55,15 @@ public static partial class SandboxRequestValidator
             errors.Add(ExtraHostsWithNetworkMode);
         }
 
+        // Docker's opts.ValidateIPAddress: trimmed, then written back in its canonical form.
+        var nameservers = new List<string>();
         foreach (string d in dns)
         {
-            if (!GoNet.TryParseIP(d.Trim(), out _))
+            if (GoNet.TryParseIP(d.Trim(), out IPAddress? server))
+            {
+                nameservers.Add(GoNet.FormatIP(server!));
+            }
+            else
             {
                 errors.Add($"invalid argument {GoNet.Quote(d)} for \"--dns\" flag: IP address is not correctly formatted: {d}");
             }
@@ -73,7 +79,7 @@ public static partial class SandboxRequestValidator
 
         foreach (string o in options)
         {
-            if (o.Length == 0 || o.Any(char.IsWhiteSpace))
+            if (o.Length == 0 || o.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
             {
                 errors.Add($"invalid argument {GoNet.Quote(o)} for \"--dns-option\" flag: an option is one word (ndots:2, edns0, …)");
             }
@@ -85,6 +91,10 @@ public static partial class SandboxRequestValidator
             if (ExtraHost.Parse(a, out string? e) is { } parsed)
             {
                 extra.Add(parsed);
+                if (parsed.Ip == ExtraHost.HostGateway && mode.Kind == NetworkModeKind.None)
+                {
+                    errors.Add($"invalid argument {GoNet.Quote(a)} for \"--add-host\" flag: host-gateway is the bridge's address, and a --network none sandbox has no bridge");
+                }
             }
             else
             {
@@ -129,7 +139,7 @@ public static partial class SandboxRequestValidator
             errors.Add($"sandbox \"{n}\" cannot publish ports: {pubError}");
         }
 
-        return errors.Count > 0 ? null : new ValidatedSandbox(request.Name, mode, request.Hostname, dns, search, options, extra, ip, specs, mappings);
+        return errors.Count > 0 ? null : new ValidatedSandbox(request.Name, mode, request.Hostname, nameservers, search, options, extra, ip, specs, mappings);
     }
 
     [GeneratedRegex(@"\A[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\z", RegexOptions.CultureInvariant)]

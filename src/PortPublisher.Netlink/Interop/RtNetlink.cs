@@ -18,6 +18,7 @@ internal static class RtNetlink
     public const ushort IFLA_IFNAME = 3;
     public const ushort IFLA_MASTER = 10;
     public const ushort IFLA_LINKINFO = 18;
+    public const ushort IFLA_IFALIAS = 20;
     public const ushort IFLA_NET_NS_FD = 28;
     public const ushort IFLA_INFO_KIND = 1;
     public const ushort IFLA_INFO_DATA = 2;

@@ -177,6 +177,22 @@ public sealed class LinkNetlink : IDisposable
             w.WriteAttribute(RtNetlink.IFLA_MASTER, U32((uint)masterIndex));
         }, $"set master of link {index} to {masterIndex}");
 
+    /// <summary><c>ip link set dev INDEX alias TEXT</c>: a free-text mark (IFALIASZ is 256, with its NUL).</summary>
+    public void SetAlias(int index, string alias)
+    {
+        ArgumentNullException.ThrowIfNull(alias);
+        if (System.Text.Encoding.UTF8.GetByteCount(alias) > 255)
+        {
+            throw new ArgumentException($"alias longer than 255 bytes: {alias}", nameof(alias));
+        }
+
+        _client.Request(RtNetlink.RTM_NEWLINK, 0, w =>
+        {
+            w.WriteRaw(IfInfo(index));
+            w.WriteString(RtNetlink.IFLA_IFALIAS, alias);
+        }, $"set alias of link {index}");
+    }
+
     /// <summary><c>ip link set dev INDEX up</c>.</summary>
     public void SetUp(int index) =>
         _client.Request(RtNetlink.RTM_NEWLINK, 0, w => w.WriteRaw(IfInfo(index, RtNetlink.IFF_UP, RtNetlink.IFF_UP)), $"set link {index} up");
@@ -242,6 +258,7 @@ public sealed class LinkNetlink : IDisposable
         string? name = null;
         string mac = string.Empty;
         int master = 0;
+        string? alias = null;
         foreach (NetlinkAttribute a in new NetlinkAttributeReader(p.AsSpan(RtNetlink.IFINFOMSG_LEN)))
         {
             switch (a.Type)
@@ -255,10 +272,13 @@ public sealed class LinkNetlink : IDisposable
                 case RtNetlink.IFLA_MASTER:
                     master = (int)a.GetUInt32();
                     break;
+                case RtNetlink.IFLA_IFALIAS:
+                    alias = a.GetString();
+                    break;
             }
         }
 
-        return name is null ? null : new LinkInfo(index, name, mac, master, (flags & RtNetlink.IFF_UP) != 0);
+        return name is null ? null : new LinkInfo(index, name, mac, master, (flags & RtNetlink.IFF_UP) != 0, alias);
     }
 
     /// <summary>struct ifinfomsg: family, pad, type (u16), index (s32), flags, change.</summary>

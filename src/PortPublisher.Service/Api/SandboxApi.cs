@@ -48,8 +48,9 @@ internal static class SandboxApi
             ? Results.Json(s, SandboxJsonContext.Default.SandboxDto)
             : ControlApi.Error(HttpStatusCode.NotFound, $"No such sandbox: {name}"));
 
+        // ?force=true kills what still runs in it, as `docker rm -f` does.
         v1.MapDelete("/{name}", (string name, HttpContext http, SandboxManager sandboxes) => Handle(async () =>
-            Results.Json(await sandboxes.RemoveAsync(name, http.RequestAborted), SandboxJsonContext.Default.SandboxDto)));
+            Results.Json(await sandboxes.RemoveAsync(name, http.Request.Query["force"] is { Count: 1 } f && f[0] is "true" or "1", http.RequestAborted), SandboxJsonContext.Default.SandboxDto)));
     }
 
     private static async Task<IResult> Handle(Func<Task<IResult>> action)

@@ -59,7 +59,7 @@ internal static class DaemonCommandLine
             Boolean("--metrics-per-binding", "Label proxy and NAT metrics per host port too"),
             Boolean("--protect-tables", "Own the nftables tables so that no other tool can flush them while the service runs (default true; Linux 6.9+)"),
             new Option<int>("--max-connections") { HelpName = "N", Description = "Proxied TCP connections one binding relays at once (default 4096)" },
-            Opt("--host-mount-namespace", "PATH", "Make sandboxes' namespace files, UTS pins and /etc/netns files in this mount namespace (e.g. /proc/1/ns/mnt), so the host sees them from a sandboxed unit (default: the service's own)"),
+            Opt("--host-mount-namespace", "PATH", "Make sandboxes' namespace files, UTS pins and /etc/netns files in this mount namespace (e.g. /proc/1/ns/mnt), so the host sees them from a sandboxed unit; \"self\": the service's own (default auto: PID 1's when the service runs in a mount namespace of its own)"),
         };
         root.SetAction(_ => run());
         return root;

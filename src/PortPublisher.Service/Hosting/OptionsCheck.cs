@@ -51,7 +51,7 @@ internal static partial class OptionsCheck
             problems.Add($"invalid --socket-group \"{o.SocketGroup}\": no such group");
         }
 
-        if (!string.IsNullOrEmpty(hostMountNamespace) && MountNamespaceProblem(hostMountNamespace) is string why)
+        if (hostMountNamespace is { Length: > 0 } and not ("auto" or "self") && MountNamespaceProblem(hostMountNamespace) is string why)
         {
             problems.Add($"invalid --host-mount-namespace \"{hostMountNamespace}\": {why}");
         }

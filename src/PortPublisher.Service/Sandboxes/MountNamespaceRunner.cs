@@ -16,9 +16,20 @@ internal sealed class MountNamespaceRunner : IDisposable
 {
     private readonly SafeFileHandle? _hostMounts;
 
+    /// <summary>The setting that keeps the service's own mount namespace.</summary>
+    public const string Self = "self";
+
+    /// <summary>The default: PID 1's mount namespace when the service runs in another one.</summary>
+    public const string Auto = "auto";
+
     public MountNamespaceRunner(string? hostMountNamespace)
     {
-        HostMountNamespace = string.IsNullOrEmpty(hostMountNamespace) ? null : hostMountNamespace;
+        HostMountNamespace = hostMountNamespace switch
+        {
+            null or "" or Auto => Detect(),
+            Self => null,
+            _ => hostMountNamespace,
+        };
         if (HostMountNamespace is not null)
         {
             // Opened once at start: a bad path fails the start, not the first create.
@@ -69,6 +80,48 @@ internal sealed class MountNamespaceRunner : IDisposable
         }, timeout, what));
 
     public void Dispose() => _hostMounts?.Dispose();
+
+    /// <summary>
+    /// The mount namespace of PID 1, else of the parent process, when it is not the service's own (a systemd unit's
+    /// sandbox; <c>ip netns exec</c> or <c>unshare -m</c> from a shell, which is then the parent) and can be opened;
+    /// else null. Mounts made in such a namespace of its own stay there, so <c>ip netns list</c> on the host would show
+    /// the namespace file as an empty file.
+    /// </summary>
+    public static string? Detect()
+    {
+        string? own = Target("/proc/self/ns/mnt");
+        foreach (string candidate in new[] { "/proc/1/ns/mnt", FormattableString.Invariant($"/proc/{Tmds.Linux.LibC.getppid()}/ns/mnt") })
+        {
+            string? theirs = Target(candidate);
+            if (own is null || theirs is null || own == theirs)
+            {
+                continue;
+            }
+
+            try
+            {
+                using Microsoft.Win32.SafeHandles.SafeFileHandle probe = File.OpenHandle(candidate, FileMode.Open, FileAccess.Read);
+                return candidate;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return null;
+    }
+
+    private static string? Target(string link)
+    {
+        try
+        {
+            return File.ResolveLinkTarget(link, returnFinalTarget: false)?.Name;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 
     private static async ValueTask AsValueTask(ValueTask<bool> t) => await t;
 

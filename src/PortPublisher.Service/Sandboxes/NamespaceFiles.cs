@@ -67,6 +67,64 @@ internal static class NamespaceFiles
         }
     }
 
+    /// <summary>The namespace's identity as "device:inode" (of nsfs), or null when <paramref name="path"/> is no live namespace file.</summary>
+    public static string? Identity(string path)
+    {
+        if (!IsNamespace(path))
+        {
+            return null;
+        }
+
+        (ulong device, ulong inode) = Stat(path) ?? (0, 0);
+        return device == 0 ? null : FormattableString.Invariant($"{device}:{inode}");
+    }
+
+    /// <summary>
+    /// The processes whose network namespace is <paramref name="identity"/> ("device:inode"), as <c>ip netns pids</c>
+    /// finds them: by stat of each /proc/PID/ns/net. The service itself is left out (its threads enter namespaces only
+    /// for a moment, and its main thread never).
+    /// </summary>
+    public static List<(int Pid, string Command)> ProcessesIn(string identity)
+    {
+        var found = new List<(int, string)>();
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+
+            if (Stat(Path.Combine(dir, "ns", "net")) is (ulong device, ulong inode) && FormattableString.Invariant($"{device}:{inode}") == identity)
+            {
+                string comm;
+                try
+                {
+                    comm = File.ReadAllText(Path.Combine(dir, "comm")).TrimEnd('\n');
+                }
+                catch (IOException)
+                {
+                    comm = "?";
+                }
+
+                found.Add((pid, comm));
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// Undoes <see cref="MakeShared"/> for a directory left empty (the UTS pins' when the last sandbox goes), so that
+    /// removing it (a package purge, rm -rf) does not fail with EBUSY. A directory that is not a mount point is fine.
+    /// </summary>
+    public static void ReleaseIfEmpty(string dir)
+    {
+        if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+        {
+            _ = umount2(dir, MNT_DETACH);
+        }
+    }
+
     /// <summary>Whether <paramref name="path"/> is a pinned UTS namespace (nsfs shows an empty regular file when unpinned).</summary>
     public static bool IsPinned(string path) =>
         File.Exists(path) && File.ReadAllLines("/proc/thread-self/mountinfo").Any(l => l.Split(' ') is { Length: > 4 } f && f[4] == path);
@@ -102,6 +160,15 @@ internal static class NamespaceFiles
         if (Directory.Exists(dir))
         {
             Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static unsafe (ulong Device, ulong Inode)? Stat(string path)
+    {
+        Tmds.Linux.stat st;
+        fixed (byte* p = System.Text.Encoding.UTF8.GetBytes(path + "\0"))
+        {
+            return Tmds.Linux.LibC.stat(p, &st) == 0 ? ((ulong)st.st_dev, (ulong)st.st_ino) : null;
         }
     }
 

@@ -25,4 +25,19 @@ internal static partial class SandboxLog
 
     [LoggerMessage(3006, LogLevel.Warning, "Sandboxes: {Message}")]
     public static partial void Warning(ILogger logger, string message);
+
+    [LoggerMessage(3007, LogLevel.Warning, "Sandbox {Name}: the {Phase} it was in when the service stopped is finished now (every part it names removed)")]
+    public static partial void Recovered(ILogger logger, string name, string phase);
+
+    [LoggerMessage(3008, LogLevel.Warning, "Sandbox {Name}: {Path} is another namespace now (made by someone else after ours went); left alone")]
+    public static partial void Replaced(ILogger logger, string name, string path);
+
+    [LoggerMessage(3009, LogLevel.Warning, "Bridge {Bridge} was deleted behind the service's back; made again with {Subnet} and {Count} sandbox veths re-attached")]
+    public static partial void BridgeRepaired(ILogger logger, string bridge, string subnet, int count);
+
+    [LoggerMessage(3010, LogLevel.Information, "Sandbox files are made in {MountNamespace}: the service runs in a mount namespace of its own, whose mounts the host would not see")]
+    public static partial void HostMounts(ILogger logger, string mountNamespace);
+
+    [LoggerMessage(3011, LogLevel.Warning, "Sandbox {Name}: killed {Count} processes still in it (rm --force): {Pids}")]
+    public static partial void Killed(ILogger logger, string name, int count, string pids);
 }

@@ -7,6 +7,7 @@ using PortPublisher.Core.Api;
 using PortPublisher.Core.Sandboxes;
 using PortPublisher.Netlink;
 using PortPublisher.Netlink.Nft;
+using PortPublisher.Netlink.Route;
 using PortPublisher.Service.Kernel;
 using PortPublisher.Service.Options;
 using PortPublisher.Service.Publications;
@@ -33,8 +34,10 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
     private readonly BridgeNetwork _bridge;
     private readonly ILogger<SandboxManager> _logger;
     private readonly Dictionary<string, SandboxDto> _sandboxes = new(StringComparer.Ordinal);
+    private readonly CoalescedCommand _repair;
     private MountNamespaceRunner? _mounts;
     private SandboxMasquerade? _masquerade;
+    private LinkEventMonitor? _links;
 
     public SandboxManager(
         CommandQueue queue,
@@ -53,8 +56,9 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         _deadlines = deadlines;
         _options = options.Value;
         _store = new SandboxStore(service.Value.StateDir);
-        _bridge = new BridgeNetwork(_options.Bridge);
+        _bridge = new BridgeNetwork(_options.Bridge, $"portpublisher {Path.GetFullPath(service.Value.StateDir)}");
         _logger = logger;
+        _repair = new CoalescedCommand(queue, $"repair bridge {_options.Bridge}", async _ => await RepairBridgeAsync());
     }
 
     /// <summary>What readers see: replaced after each change, never mutated.</summary>
@@ -76,28 +80,60 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         return _queue.RunAsync($"sandbox create {valid.Name}", ct => CreateOnWriterAsync(valid, ct), cancellationToken);
     }
 
-    public Task<SandboxDto> RemoveAsync(string name, CancellationToken cancellationToken) =>
-        _queue.RunAsync($"sandbox rm {name}", _ => RemoveOnWriterAsync(name), cancellationToken);
+    public Task<SandboxDto> RemoveAsync(string name, bool force, CancellationToken cancellationToken) =>
+        _queue.RunAsync($"sandbox rm {name}", _ => RemoveOnWriterAsync(name, force), cancellationToken);
 
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
         _mounts = new MountNamespaceRunner(_options.HostMountNamespace);
+        if (_mounts.HostMountNamespace is { } hostMounts && _options.HostMountNamespace is null or "" or MountNamespaceRunner.Auto)
+        {
+            SandboxLog.HostMounts(_logger, hostMounts);
+        }
+        else if (_options.HostMountNamespace == MountNamespaceRunner.Self && MountNamespaceRunner.Detect() is { } other)
+        {
+            SandboxLog.Warning(_logger, $"--host-mount-namespace self, but the service's mount namespace is not that of {other}: namespace files made here are empty files there (ip netns cannot enter them)");
+        }
+
         foreach (SandboxDto s in _store.Load().Sandboxes)
         {
             _sandboxes[s.Name] = s;
         }
 
-        // Re-read what outlived us: report what someone removed behind our back, re-create nothing.
+        // A create or remove that a crash (kill -9, power) cut short: its record names every part it had or was about
+        // to make, so finishing it is removing those parts. On the writer, which runs by now (publications are restored
+        // first), because its ports are a publication.
+        foreach (SandboxDto s in _sandboxes.Values.Where(s => s.Phase is not null).ToList())
+        {
+            await _queue.RunAsync($"sandbox recover {s.Name}", async _ =>
+            {
+                await RemovePublicationOf(s);
+                await TearDown(s);
+                _sandboxes.Remove(s.Name);
+                Save(rethrow: false);
+                SandboxLog.Recovered(_logger, s.Name, s.Phase!);
+                return true;
+            }, cancellationToken);
+        }
+
+        // Re-read what outlived us: report what someone removed or replaced behind our back, re-create nothing.
         foreach (SandboxDto s in _sandboxes.Values)
         {
-            if (s.Netns is { } netns && !s.Network.StartsWith(NetworkMode.ContainerPrefix, StringComparison.Ordinal)
-                && !await _mounts.RunAsync(() => NamespaceFiles.IsNamespace(netns), _deadlines.Kernel, $"checking {netns}"))
+            if (s.Netns is { } netns && !s.Joins)
             {
-                SandboxLog.Lost(_logger, s.Name, "its network namespace", netns);
+                string? now = await _mounts.RunAsync(() => NamespaceFiles.Identity(netns), _deadlines.Kernel, $"checking {netns}");
+                if (now is null)
+                {
+                    SandboxLog.Lost(_logger, s.Name, "its network namespace", netns);
+                }
+                else if (s.NetnsId is not null && now != s.NetnsId)
+                {
+                    SandboxLog.Replaced(_logger, s.Name, netns);
+                }
             }
         }
 
-        if (_sandboxes.Values.FirstOrDefault(s => s.Subnet is not null) is { Subnet: { } subnet })
+        if (BridgeSandboxes().FirstOrDefault() is { Subnet: { } subnet })
         {
             // The table outlived us (persistent) or was flushed while we were down: take it over, or make it again.
             try
@@ -106,11 +142,36 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
             }
             catch (NetlinkException e)
             {
-                SandboxLog.Warning(_logger, $"cannot install the masquerade table {_options.MasqueradeTable}: {e.Message}");
+                SandboxLog.Warning(_logger, $"cannot install the masquerade table {_options.MasqueradeTableName}: {e.Message}");
             }
+
+            await RepairBridgeAsync();
+        }
+        else
+        {
+            // A crash between the last sandbox's removal and its bridge's: the bridge is ours and serves nobody.
+            await Cleanup("(none)", $"bridge {_bridge.Name}", () => Kernel(() =>
+            {
+                if (_bridge.IsOurs())
+                {
+                    _bridge.Delete();
+                    Masquerade().Remove();
+                }
+
+                return true;
+            }, $"deleting bridge {_bridge.Name}").AsTask());
         }
 
-        Snapshot = [.. _sandboxes.Values.OrderBy(s => s.Name, StringComparer.Ordinal)];
+        try
+        {
+            _links = new LinkEventMonitor(_repair.Request);
+        }
+        catch (NetlinkException e)
+        {
+            SandboxLog.Warning(_logger, $"no rtnetlink events ({e.Message}): a deleted bridge {_bridge.Name} is made again only at the next start");
+        }
+
+        Refresh();
         SandboxLog.Restored(_logger, _sandboxes.Count, _store.PathName);
     }
 
@@ -127,16 +188,20 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
     public void Dispose()
     {
         // Sandboxes outlive the service; so does the persistent masquerade table.
+        _links?.Dispose();
         _masquerade?.Dispose();
         _mounts?.Dispose();
     }
 
-    private SandboxMasquerade Masquerade() => _masquerade ??= new SandboxMasquerade(table: _options.MasqueradeTable);
+    private SandboxMasquerade Masquerade() => _masquerade ??= new SandboxMasquerade(table: _options.MasqueradeTableName);
+
+    /// <summary>The sandboxes with a veth on the bridge (a joiner shares another's).</summary>
+    private IEnumerable<SandboxDto> BridgeSandboxes() => _sandboxes.Values.Where(s => s.Bridge is not null && !s.Joins);
 
     private MountNamespaceRunner Mounts => _mounts ?? throw new InvalidOperationException("the sandbox manager has not started");
 
     private SandboxDto WithPublication(SandboxDto s) =>
-        _registry.Snapshot.FirstOrDefault(p => p.Name == s.Name && s.Publication is not null) is { } p ? s with { Publication = p } : s;
+        s.Publication is { } own && _registry.Find(s.Name) is { } p && p.Netns == own.Netns ? s with { Publication = p } : s;
 
     private ValueTask<T> Kernel<T>(Func<T> work, string what) => OffWriter.RunAsync(work, _deadlines.Kernel, what, CancellationToken.None);
 
@@ -152,6 +217,19 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         if (v.Specs.Count > 0 && v.Network.Kind != NetworkModeKind.Host && _registry.Contains(name))
         {
             throw new PublishException(HttpStatusCode.Conflict, $"the publication name \"{name}\" is already in use: its -p would collide; unpublish it or choose another name") { Step = "validate" };
+        }
+
+        if (v.Network.Kind != NetworkModeKind.Host)
+        {
+            // Before anything is made or saved: a name another tool holds is refused with nothing to undo.
+            string etcDir = Path.Combine(_options.EtcNetnsDir, name);
+            string? taken = await Mounts.RunAsync(() => File.Exists(netnsPath) ? "netns" : Directory.Exists(etcDir) ? "etc" : null, _deadlines.Kernel, $"checking {netnsPath}");
+            if (taken is not null)
+            {
+                throw new PublishException(HttpStatusCode.Conflict, taken == "netns"
+                    ? $"Cannot create namespace file \"{netnsPath}\": File exists"
+                    : $"{etcDir} already exists (left by another tool?); remove it or choose another name") { Step = "validate" };
+            }
         }
 
         var tx = new PublishTransaction(_logger, name);
@@ -178,6 +256,8 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         string id = SandboxId.New();
         string network = v.Network.ToString();
         string etc = _options.EtcNetnsDir;
+        string etcDir = Path.Combine(etc, name);
+        string uts = Path.Combine(_options.UtsDir, name);
         SandboxDto dto;
         var warnings = new List<string>();
 
@@ -186,69 +266,66 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
             // No namespace of its own: Docker's host mode. Its ports are discarded, with Docker's warning.
             dto = new SandboxDto(name, id, network, Environment.MachineName, null, null, null);
         }
-        else if (v.Network.IsContainer)
-        {
-            tx.Begin("join");
-            if (!_sandboxes.TryGetValue(v.Network.Other!, out SandboxDto? other))
-            {
-                throw new PublishException(HttpStatusCode.NotFound, $"No such sandbox: {v.Network.Other}");
-            }
-
-            if (other.Netns is null)
-            {
-                throw new PublishException(HttpStatusCode.BadRequest, $"cannot join the network namespace of sandbox {other.Name}: it uses --network host");
-            }
-
-            await Mounts.RunAsync(() => NamespaceFiles.BindExisting(other.Netns, _options.NetnsDir, name), _deadlines.Kernel, $"creating {netnsPath}");
-            tx.OnRollback("remove namespace file", () => Mounts.RunAsync(() => NamespaceFiles.Remove(netnsPath), _deadlines.Kernel, $"removing {netnsPath}"));
-
-            // Docker's container mode shares the other's hosts, resolv.conf and hostname (and so its UTS namespace).
-            tx.Begin("write /etc/netns files");
-            await Mounts.RunAsync(() => NamespaceFiles.WriteEtc(etc, name, NamespaceFiles.ReadEtc(etc, other.Name)), _deadlines.Kernel, "writing /etc/netns files");
-            tx.OnRollback("remove /etc/netns files", () => Mounts.RunAsync(() => NamespaceFiles.RemoveEtc(etc, name), _deadlines.Kernel, "removing /etc/netns files"));
-            dto = new SandboxDto(name, id, network, other.Hostname, netnsPath, other.UtsNamespace, Path.Combine(etc, name), other.Ip, other.Subnet, other.Gateway, other.Bridge, Mac: other.Mac);
-        }
         else
         {
-            tx.Begin("create network namespace");
-            await Mounts.RunAsync(() => NamespaceFiles.CreateNetworkNamespace(_options.NetnsDir, name), _deadlines.Kernel, $"creating {netnsPath}");
-            tx.OnRollback("remove namespace file", () => Mounts.RunAsync(() => NamespaceFiles.Remove(netnsPath), _deadlines.Kernel, $"removing {netnsPath}"));
-            NetworkNamespace ns = await Mounts.RunAsync(() => NetworkNamespace.Open(netnsPath), _deadlines.Kernel, $"opening {netnsPath}");
-            try
+            // First everything that names its parts (the address, the veth's name), then the record of the parts, then
+            // the parts: a crash anywhere after the record leaves a "creating" record that the next start undoes, and
+            // before it nothing but a bridge that serves nobody (the next start removes that too).
+            SandboxDto intent;
+            if (v.Network.IsContainer)
             {
-                dto = v.Network.Kind == NetworkModeKind.Bridge
-                    ? await ConnectBridge(v, id, netnsPath, ns, tx)
-                    : await ConnectNone(v, id, netnsPath, ns);
-                bool ipv6 = await Kernel(() => BridgeNetwork.HasIPv6Loopback(ns), "reading the sandbox's addresses");
+                tx.Begin("join");
+                if (!_sandboxes.TryGetValue(v.Network.Other!, out SandboxDto? other) || other.Phase is not null)
+                {
+                    throw new PublishException(HttpStatusCode.NotFound, $"No such sandbox: {v.Network.Other}");
+                }
 
-                tx.Begin("pin the UTS namespace");
-                string uts = Path.Combine(_options.UtsDir, name);
-                await Mounts.RunAsync(() => NamespaceFiles.CreateUtsNamespace(_options.UtsDir, name, dto.Hostname), _deadlines.Kernel, $"pinning {uts}");
-                tx.OnRollback("remove UTS pin", () => Mounts.RunAsync(() => NamespaceFiles.Remove(uts), _deadlines.Kernel, $"removing {uts}"));
+                if (other.Netns is null)
+                {
+                    throw new PublishException(HttpStatusCode.BadRequest, $"cannot join the network namespace of sandbox {other.Name}: it uses --network host");
+                }
 
-                tx.Begin("write /etc/netns files");
-                Dictionary<string, string> files = await Mounts.RunAsync(() => Files(v, dto, ipv6), _deadlines.Kernel, "reading the host's resolv.conf");
-                await Mounts.RunAsync(() => NamespaceFiles.WriteEtc(etc, name, files), _deadlines.Kernel, "writing /etc/netns files");
-                tx.OnRollback("remove /etc/netns files", () => Mounts.RunAsync(() => NamespaceFiles.RemoveEtc(etc, name), _deadlines.Kernel, "removing /etc/netns files"));
-                dto = dto with { UtsNamespace = uts, EtcDir = Path.Combine(etc, name) };
+                // Docker's container mode shares the other's hosts, resolv.conf and hostname (and so its UTS namespace).
+                intent = new SandboxDto(name, id, network, other.Hostname, netnsPath, other.UtsNamespace, etcDir, other.Ip, other.Subnet, other.Gateway, other.Bridge, Mac: other.Mac, Phase: SandboxDto.Creating, NetnsId: other.NetnsId);
             }
-            finally
+            else if (v.Network.Kind == NetworkModeKind.Bridge)
             {
-                ns.Dispose();
+                intent = await PlanBridge(v, id, netnsPath, uts, etcDir, tx);
             }
+            else
+            {
+                intent = new SandboxDto(name, id, "none", v.Hostname ?? SandboxId.DefaultHostname(id), netnsPath, uts, etcDir, Phase: SandboxDto.Creating);
+            }
+
+            tx.Begin("persist");
+            _sandboxes[name] = intent;
+            tx.OnRollback("persist", () =>
+            {
+                _sandboxes.Remove(name);
+                Save(rethrow: false);
+                Refresh();
+            });
+            Save(rethrow: true);
+            dto = v.Network.IsContainer ? await Join(v, intent, tx) : await Make(v, intent, tx);
         }
 
-        // Saved before its ports: a crash from here on finds it on restart (and its publication in state.json).
-        tx.Begin("persist");
+        // Its ports: a publication of the same name, with the sandbox's record saved before it.
         PublicationDto? publication = null;
         bool publishes = v.Specs.Count > 0;
         dto = dto with { Publication = publishes ? new PublicationDto(name, dto.Netns ?? "host", []) : null };
-        _sandboxes[name] = dto;
-        tx.OnRollback("persist", () =>
+        if (dto.Phase is null)
         {
-            _sandboxes.Remove(name);
-            Save(rethrow: false);
-        });
+            tx.Begin("persist");
+            _sandboxes[name] = dto;
+            tx.OnRollback("persist", () =>
+            {
+                _sandboxes.Remove(name);
+                Save(rethrow: false);
+                Refresh();
+            });
+        }
+
+        _sandboxes[name] = dto;
         Save(rethrow: true);
 
         if (publishes)
@@ -262,23 +339,26 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
             warnings.AddRange(publication.Warnings ?? []);
         }
 
-        dto = dto with { Warnings = warnings.Count > 0 ? warnings : null };
+        tx.Begin("persist");
+        dto = dto with { Warnings = warnings.Count > 0 ? warnings : null, Phase = null };
         _sandboxes[name] = dto;
         Save(rethrow: true);
         Refresh();
         return publication is null ? dto : dto with { Publication = publication };
     }
 
-    private async ValueTask<SandboxDto> ConnectBridge(ValidatedSandbox v, string id, string netnsPath, NetworkNamespace ns, PublishTransaction tx)
+    /// <summary>The bridge (made if need be), the masquerade rule, an address and the veth's name: everything a bridge sandbox's record names.</summary>
+    private async ValueTask<SandboxDto> PlanBridge(ValidatedSandbox v, string id, string netnsPath, string uts, string etcDir, PublishTransaction tx)
     {
         tx.Begin("create bridge");
-        (IPNetwork subnet, IPAddress gateway, bool created) = await Kernel(_bridge.Ensure, $"creating bridge {_bridge.Name}");
-        bool first = !_sandboxes.Values.Any(s => s.Bridge is not null);
+        List<string> ours = [.. BridgeSandboxes().Where(s => s.Veth is not null).Select(s => s.Veth!)];
+        (IPNetwork subnet, IPAddress gateway, bool created) = await Kernel(() => _bridge.Ensure(ours), $"creating bridge {_bridge.Name}");
+        bool first = !BridgeSandboxes().Any();
         if (created || first)
         {
             tx.OnRollback("remove bridge", () =>
             {
-                if (!_sandboxes.Values.Any(s => s.Bridge is not null && s.Name != v.Name))
+                if (!BridgeSandboxes().Any(s => s.Name != v.Name))
                 {
                     _bridge.Delete();
                 }
@@ -299,7 +379,7 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         _sysctls.EnsureFor(new Target(gateway, null, true, false, _bridge.Name));
 
         tx.Begin("allocate address");
-        List<IPAddress> used = [.. _sandboxes.Values.Where(s => s.Ip is not null && s.Network == "bridge").Select(s => IPAddress.Parse(s.Ip!))];
+        List<IPAddress> used = [.. BridgeSandboxes().Where(s => s.Ip is not null).Select(s => IPAddress.Parse(s.Ip!))];
         IPAddress address;
         if (v.Ip is { } requested)
         {
@@ -310,21 +390,71 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
             address = Ipam.FirstFree(subnet, used) ?? throw new PublishException(HttpStatusCode.Conflict, $"no free address left in {subnet}");
         }
 
-        tx.Begin("create veth");
-        (string veth, string mac) = await Kernel(() => _bridge.Attach(ns, address, subnet, gateway), "connecting the sandbox to the bridge");
-        tx.OnRollback("remove veth", () => BridgeNetwork.Detach(veth));
+        string veth = await Kernel(BridgeNetwork.FreeVethName, "choosing a veth name");
         string hostname = v.Hostname ?? SandboxId.DefaultHostname(id);
-        return new SandboxDto(v.Name, id, "bridge", hostname, netnsPath, null, null, address.ToString(), subnet.ToString(), gateway.ToString(), _bridge.Name, veth, mac);
+        return new SandboxDto(v.Name, id, "bridge", hostname, netnsPath, uts, etcDir, address.ToString(), subnet.ToString(), gateway.ToString(), _bridge.Name, veth, Phase: SandboxDto.Creating);
     }
 
-    private async ValueTask<SandboxDto> ConnectNone(ValidatedSandbox v, string id, string netnsPath, NetworkNamespace ns)
+    /// <summary>container:OTHER: OTHER's namespace file bound at NAME, and OTHER's /etc/netns files.</summary>
+    private async ValueTask<SandboxDto> Join(ValidatedSandbox v, SandboxDto intent, PublishTransaction tx)
     {
-        await Kernel(() =>
+        string name = v.Name, netnsPath = intent.Netns!, etc = _options.EtcNetnsDir;
+        SandboxDto other = _sandboxes[v.Network.Other!];
+        tx.Begin("join");
+        await Mounts.RunAsync(() => NamespaceFiles.BindExisting(other.Netns!, _options.NetnsDir, name), _deadlines.Kernel, $"creating {netnsPath}");
+        tx.OnRollback("remove namespace file", () => Mounts.RunAsync(() => NamespaceFiles.Remove(netnsPath), _deadlines.Kernel, $"removing {netnsPath}"));
+
+        tx.Begin("write /etc/netns files");
+        await Mounts.RunAsync(() => NamespaceFiles.WriteEtc(etc, name, NamespaceFiles.ReadEtc(etc, other.Name)), _deadlines.Kernel, "writing /etc/netns files");
+        tx.OnRollback("remove /etc/netns files", () => Mounts.RunAsync(() => NamespaceFiles.RemoveEtc(etc, name), _deadlines.Kernel, "removing /etc/netns files"));
+        return intent;
+    }
+
+    /// <summary>bridge and none: the namespace, its links, the UTS pin and the /etc/netns files, each with its undo.</summary>
+    private async ValueTask<SandboxDto> Make(ValidatedSandbox v, SandboxDto intent, PublishTransaction tx)
+    {
+        string name = v.Name, netnsPath = intent.Netns!, uts = intent.UtsNamespace!, etc = _options.EtcNetnsDir;
+        tx.Begin("create network namespace");
+        await Mounts.RunAsync(() => NamespaceFiles.CreateNetworkNamespace(_options.NetnsDir, name), _deadlines.Kernel, $"creating {netnsPath}");
+        tx.OnRollback("remove namespace file", () => Mounts.RunAsync(() => NamespaceFiles.Remove(netnsPath), _deadlines.Kernel, $"removing {netnsPath}"));
+        NetworkNamespace ns = await Mounts.RunAsync(() => NetworkNamespace.Open(netnsPath), _deadlines.Kernel, $"opening {netnsPath}");
+        try
         {
-            BridgeNetwork.LoopbackUp(ns);
-            return true;
-        }, "bringing lo up");
-        return new SandboxDto(v.Name, id, "none", v.Hostname ?? SandboxId.DefaultHostname(id), netnsPath, null, null);
+            string? mac = null;
+            if (intent.Veth is { } veth)
+            {
+                tx.Begin("create veth");
+                mac = await Kernel(() => _bridge.Attach(ns, veth, IPAddress.Parse(intent.Ip!), IPNetwork.Parse(intent.Subnet!), IPAddress.Parse(intent.Gateway!)), "connecting the sandbox to the bridge");
+                tx.OnRollback("remove veth", () => BridgeNetwork.Detach(veth));
+            }
+            else
+            {
+                tx.Begin("bring lo up");
+                await Kernel(() =>
+                {
+                    BridgeNetwork.LoopbackUp(ns);
+                    return true;
+                }, "bringing lo up");
+            }
+
+            bool ipv6 = await Kernel(() => BridgeNetwork.HasIPv6Loopback(ns), "reading the sandbox's addresses");
+
+            tx.Begin("pin the UTS namespace");
+            await Mounts.RunAsync(() => NamespaceFiles.CreateUtsNamespace(_options.UtsDir, name, intent.Hostname), _deadlines.Kernel, $"pinning {uts}");
+            tx.OnRollback("remove UTS pin", () => Mounts.RunAsync(() => NamespaceFiles.Remove(uts), _deadlines.Kernel, $"removing {uts}"));
+
+            tx.Begin("write /etc/netns files");
+            Dictionary<string, string> files = await Mounts.RunAsync(() => Files(v, intent, ipv6), _deadlines.Kernel, "reading the host's resolv.conf");
+            await Mounts.RunAsync(() => NamespaceFiles.WriteEtc(etc, name, files), _deadlines.Kernel, "writing /etc/netns files");
+            tx.OnRollback("remove /etc/netns files", () => Mounts.RunAsync(() => NamespaceFiles.RemoveEtc(etc, name), _deadlines.Kernel, "removing /etc/netns files"));
+
+            string? identity = await Mounts.RunAsync(() => NamespaceFiles.Identity(netnsPath), _deadlines.Kernel, $"reading {netnsPath}");
+            return intent with { Mac = mac, NetnsId = identity };
+        }
+        finally
+        {
+            ns.Dispose();
+        }
     }
 
     private static Dictionary<string, string> Files(ValidatedSandbox v, SandboxDto dto, bool ipv6)
@@ -341,26 +471,44 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         };
     }
 
-    private async ValueTask<SandboxDto> RemoveOnWriterAsync(string name)
+    private async ValueTask<SandboxDto> RemoveOnWriterAsync(string name, bool force)
     {
         if (!_sandboxes.TryGetValue(name, out SandboxDto? s))
         {
             throw new PublishException(HttpStatusCode.NotFound, $"No such sandbox: {name}");
         }
 
-        List<string> joiners = [.. _sandboxes.Values.Where(j => j.Network == NetworkMode.ContainerPrefix + name).Select(j => j.Name)];
-        if (joiners.Count > 0)
+        if (Joiners(name) is { Count: > 0 } joiners)
         {
-            throw new PublishException(HttpStatusCode.Conflict, $"cannot remove sandbox {name}: {string.Join(", ", joiners)} {(joiners.Count == 1 ? "joins" : "join")} its network (--network container:{name}); remove {(joiners.Count == 1 ? "it" : "them")} first, or together: sandbox rm {string.Join(' ', joiners)} {name}");
+            List<string> direct = [.. _sandboxes.Values.Where(j => j.Network == NetworkMode.ContainerPrefix + name).Select(j => j.Name).Order(StringComparer.Ordinal)];
+            throw new PublishException(HttpStatusCode.Conflict, $"cannot remove sandbox {name}: {string.Join(", ", direct)} {(direct.Count == 1 ? "joins" : "join")} its network (--network container:{name}); remove {(joiners.Count == 1 ? "it" : "them")} first, or together: sandbox rm {string.Join(' ', joiners)} {name}");
         }
 
-        // Its ports first, state first: a failure here leaves the sandbox whole.
-        if (_registry.Contains(name) && s.Publication is not null)
+        // A namespace goes when its last holder does: processes left in it would lose their network (a joiner's
+        // removal leaves the namespace to the sandbox it joins).
+        if (!s.Joins && s.NetnsId is { } identity && s.Netns is { } netns)
         {
-            await _publisher.UnpublishAsync(name);
+            List<(int Pid, string Command)> inside = await Mounts.RunAsync(() => NamespaceFiles.Identity(netns) == identity ? NamespaceFiles.ProcessesIn(identity) : [], _deadlines.Kernel, $"listing the processes in {name}");
+            if (inside.Count > 0 && !force)
+            {
+                throw new PublishException(HttpStatusCode.Conflict, $"cannot remove sandbox {name}: {Describe(inside)} {(inside.Count == 1 ? "runs" : "run")} in it; stop {(inside.Count == 1 ? "it" : "them")} first, or `sandbox rm --force {name}` kills {(inside.Count == 1 ? "it" : "them")}");
+            }
+
+            if (inside.Count > 0)
+            {
+                foreach ((int pid, _) in inside)
+                {
+                    _ = Tmds.Linux.LibC.kill(pid, Tmds.Linux.LibC.SIGKILL);
+                }
+
+                SandboxLog.Killed(_logger, name, inside.Count, Describe(inside));
+            }
         }
 
-        _sandboxes.Remove(name);
+        // Its ports first, each change saved first: a failure here leaves the sandbox whole.
+        await RemovePublicationOf(s);
+        SandboxDto removing = s with { Phase = SandboxDto.Removing };
+        _sandboxes[name] = removing;
         try
         {
             Save(rethrow: true);
@@ -372,10 +520,53 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         }
 
         Refresh();
+        await TearDown(s);
+        _sandboxes.Remove(name);
 
-        // From here on best effort: each part goes, and what cannot is logged.
-        bool shared = s.Network.StartsWith(NetworkMode.ContainerPrefix, StringComparison.Ordinal);
-        if (s.Veth is not null && !shared)
+        // Saved or not, it is gone: a record left "removing" by a full disk is finished at the next start.
+        Save(rethrow: false);
+        Refresh();
+        SandboxLog.Removed(_logger, name);
+        return s;
+    }
+
+    /// <summary>Every sandbox that joins <paramref name="name"/>, directly or through another, in an order they can be removed in.</summary>
+    private List<string> Joiners(string name)
+    {
+        var order = new List<string>();
+        void Visit(string n)
+        {
+            foreach (SandboxDto j in _sandboxes.Values.Where(j => j.Network == NetworkMode.ContainerPrefix + n).OrderBy(j => j.Name, StringComparer.Ordinal))
+            {
+                if (!order.Contains(j.Name))
+                {
+                    Visit(j.Name);
+                    order.Add(j.Name);
+                }
+            }
+        }
+
+        Visit(name);
+        return order;
+    }
+
+    private static string Describe(List<(int Pid, string Command)> processes) =>
+        string.Join(", ", processes.Take(5).Select(p => FormattableString.Invariant($"{p.Pid} ({p.Command})"))) + (processes.Count > 5 ? $" and {processes.Count - 5} more" : string.Empty);
+
+    /// <summary>The sandbox's own publication, if it still has one: one that took its name later is someone else's.</summary>
+    private async ValueTask RemovePublicationOf(SandboxDto s)
+    {
+        if (s.Publication is { } own && _registry.Find(s.Name) is { } p && p.Netns == own.Netns)
+        {
+            await _publisher.UnpublishAsync(s.Name);
+        }
+    }
+
+    /// <summary>Removes every part the record names, best effort: each goes, what cannot is logged. Then the bridge if it serves nobody.</summary>
+    private async ValueTask TearDown(SandboxDto s)
+    {
+        string name = s.Name;
+        if (s.Veth is not null && !s.Joins)
         {
             await Cleanup(name, $"veth {s.Veth}", () => Kernel(() =>
             {
@@ -389,29 +580,74 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
             await Cleanup(name, s.EtcDir, () => Mounts.RunAsync(() => NamespaceFiles.RemoveEtc(_options.EtcNetnsDir, name), _deadlines.Kernel, $"removing {s.EtcDir}").AsTask());
         }
 
-        if (s.UtsNamespace is not null && !shared)
+        if (s.UtsNamespace is not null && !s.Joins)
         {
             await Cleanup(name, s.UtsNamespace, () => Mounts.RunAsync(() => NamespaceFiles.Remove(s.UtsNamespace), _deadlines.Kernel, $"removing {s.UtsNamespace}").AsTask());
         }
 
-        if (s.Netns is not null)
+        if (s.Netns is { } netns)
         {
-            await Cleanup(name, s.Netns, () => Mounts.RunAsync(() => NamespaceFiles.Remove(s.Netns), _deadlines.Kernel, $"removing {s.Netns}").AsTask());
+            await Cleanup(name, netns, () => Mounts.RunAsync(() =>
+            {
+                // Only ours: after `ip netns del` and `ip netns add` of the same name the file is someone else's.
+                string? now = NamespaceFiles.Identity(netns);
+                if (s.NetnsId is not null && now is not null && now != s.NetnsId)
+                {
+                    SandboxLog.Replaced(_logger, name, netns);
+                    return;
+                }
+
+                NamespaceFiles.Remove(netns);
+            }, _deadlines.Kernel, $"removing {netns}").AsTask());
         }
 
-        if (s.Bridge is not null && !shared && !_sandboxes.Values.Any(o => o.Bridge is not null))
+        if (s.UtsNamespace is not null && !s.Joins && !_sandboxes.Values.Any(o => o.Name != name && o.UtsNamespace is not null))
+        {
+            await Cleanup(name, _options.UtsDir, () => Mounts.RunAsync(() => NamespaceFiles.ReleaseIfEmpty(_options.UtsDir), _deadlines.Kernel, $"unmounting {_options.UtsDir}").AsTask());
+        }
+
+        if (s.Bridge is not null && !s.Joins && !BridgeSandboxes().Any(o => o.Name != name))
         {
             // The bridge and the masquerade rule go with the last sandbox on it.
             await Cleanup(name, $"bridge {s.Bridge}", () => Kernel(() =>
             {
-                _bridge.Delete();
+                if (_bridge.IsOurs())
+                {
+                    _bridge.Delete();
+                }
+
                 Masquerade().Remove();
                 return true;
             }, $"deleting bridge {s.Bridge}").AsTask());
         }
+    }
 
-        SandboxLog.Removed(_logger, name);
-        return s;
+    /// <summary>Makes the bridge again, with its subnet and the sandboxes' veths, when someone deleted it.</summary>
+    private async ValueTask RepairBridgeAsync()
+    {
+        List<SandboxDto> on = [.. BridgeSandboxes().Where(s => s.Phase is null)];
+        if (on.FirstOrDefault() is not { Subnet: { } subnet, Gateway: { } gateway })
+        {
+            return;
+        }
+
+        List<string> veths = [.. on.Where(s => s.Veth is not null).Select(s => s.Veth!)];
+        int attached;
+        try
+        {
+            attached = await Kernel(() => _bridge.Repair(IPNetwork.Parse(subnet), IPAddress.Parse(gateway), veths), $"checking bridge {_bridge.Name}");
+        }
+        catch (Exception e) when (e is NetlinkException or PublishException or IOException)
+        {
+            SandboxLog.Warning(_logger, $"cannot make bridge {_bridge.Name} again: {e.Message}");
+            return;
+        }
+
+        if (attached >= 0)
+        {
+            _sysctls.EnsureFor(new Target(IPAddress.Parse(gateway), null, true, false, _bridge.Name));
+            SandboxLog.BridgeRepaired(_logger, _bridge.Name, subnet, attached);
+        }
     }
 
     private async Task Cleanup(string name, string what, Func<Task> work)

@@ -60,4 +60,37 @@ public class SandboxRequestValidatorTests
         Assert.StartsWith("sandbox \"x\" cannot publish ports: Invalid publication name (x)", errors.Single(), StringComparison.Ordinal);
         Assert.NotNull(SandboxRequestValidator.Validate(new SandboxCreateRequest("x"), out _));
     }
+
+    [Fact]
+    public void Dns_IsTrimmedAndWrittenCanonically_AsDockersValidateIPAddress()
+    {
+        ValidatedSandbox v = SandboxRequestValidator.Validate(new SandboxCreateRequest("t1", Dns: [" 1.1.1.1", "2001:DB8::0:1 "]), out _)!;
+        Assert.Equal(["1.1.1.1", "2001:db8::1"], v.Dns);
+    }
+
+    [Theory]
+    [InlineData("a b:1.2.3.4", "invalid host name \"a b\"")]
+    [InlineData("evil\n1.2.3.4 bank.example:5.6.7.8", "invalid host name \"evil\\n1.2.3.4 bank.example\"")]
+    [InlineData("tab\there:1.2.3.4", "invalid host name")]
+    [InlineData("x#y:1.2.3.4", "invalid host name \"x#y\"")]
+    public void AddHostNames_CannotAddLinesOrNamesToEtcHosts(string value, string error)
+    {
+        Assert.Null(SandboxRequestValidator.Validate(new SandboxCreateRequest("t1", AddHosts: [value]), out List<string> errors));
+        Assert.Contains(error, errors.Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void HostGateway_NeedsTheBridge()
+    {
+        Assert.Null(SandboxRequestValidator.Validate(new SandboxCreateRequest("t1", "none", AddHosts: ["gw:host-gateway"]), out List<string> errors));
+        Assert.Equal(["invalid argument \"gw:host-gateway\" for \"--add-host\" flag: host-gateway is the bridge's address, and a --network none sandbox has no bridge"], errors);
+        Assert.NotNull(SandboxRequestValidator.Validate(new SandboxCreateRequest("t1", AddHosts: ["gw:host-gateway"]), out _));
+    }
+
+    [Fact]
+    public void DnsOptions_HaveNoControlCharacters()
+    {
+        Assert.Null(SandboxRequestValidator.Validate(new SandboxCreateRequest("t1", DnsOptions: ["ndots:1\u0000"]), out List<string> errors));
+        Assert.Contains("--dns-option", errors.Single(), StringComparison.Ordinal);
+    }
 }
