@@ -24,7 +24,7 @@ public static class PluginProcess
 
     public static string CliDll => Path.Combine(s_root, "src", "PortPublisher.Cli", "bin", Configuration, "net10.0", "portpublisher.dll");
 
-    public static Harness.Outcome Run(string netns, IDictionary<string, string> env, string stdin, int timeoutMs = 30_000)
+    public static Harness.Outcome Run(string netns, IDictionary<string, string> env, string stdin, int timeoutMs = 150_000)
     {
         var psi = new ProcessStartInfo("ip", ["netns", "exec", netns, Binary])
         {

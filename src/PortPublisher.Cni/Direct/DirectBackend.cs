@@ -37,10 +37,20 @@ internal sealed class DirectBackend(NetConf conf, TimeProvider time, ILogger log
     public async Task AddAsync(AddRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        using StateLock held = await StateLock.AcquireAsync(conf.StateDir, exclusive: true, conf.Timeout, time, cancellationToken);
+        IReadOnlyList<NatBinding> wanted = request.Plan.Bindings;
+        using (await StateLock.AcquireAsync(conf.StateDir, exclusive: true, conf.Timeout, time, cancellationToken))
+        {
+            Add(request, wanted);
+        }
+
+        // Outside the lock: a conntrack dump can be long, and the next plugin need not wait for it.
+        FlushUdp(wanted);
+    }
+
+    private void Add(AddRequest request, IReadOnlyList<NatBinding> wanted)
+    {
         DirectStateFile before = _store.Load();
         List<StoredAttachment> others = [.. before.Attachments.Where(a => !a.Is(request.Attachment))];
-        IReadOnlyList<NatBinding> wanted = request.Plan.Bindings;
 
         PortConflicts.ThrowIfTaken(wanted, others.SelectMany(a => a.Bindings.Select(b => b.ToNat())), "another attachment of portpublisher-cni (direct mode)");
         PortConflicts.ThrowIfTaken(wanted, ServiceElements(), $"portpublisherd (table {conf.ServiceTable})");
@@ -67,8 +77,6 @@ internal sealed class DirectBackend(NetConf conf, TimeProvider time, ILogger log
                 ? new CniException(CniErrorCode.ErrNftables, $"nftables (table {conf.Table}): {e.Message}; nothing was changed")
                 : new CniException(CniErrorCode.ErrIOFailure, $"host sysctls: {e.Message}; nothing was changed");
         }
-
-        FlushUdp(wanted);
     }
 
     public async Task<bool> DelAsync(Attachment attachment, CancellationToken cancellationToken)
@@ -78,15 +86,20 @@ internal sealed class DirectBackend(NetConf conf, TimeProvider time, ILogger log
             return false; // nothing published here: no lock, no tables touched
         }
 
-        using StateLock held = await StateLock.AcquireAsync(conf.StateDir, exclusive: true, conf.Timeout, time, cancellationToken);
-        DirectStateFile before = _store.Load();
-        StoredAttachment? gone = before.Attachments.FirstOrDefault(a => a.Is(attachment));
-        if (gone is null)
+        List<NatBinding> removed;
+        using (await StateLock.AcquireAsync(conf.StateDir, exclusive: true, conf.Timeout, time, cancellationToken))
         {
-            return false;
+            DirectStateFile before = _store.Load();
+            StoredAttachment? gone = before.Attachments.FirstOrDefault(a => a.Is(attachment));
+            if (gone is null)
+            {
+                return false;
+            }
+
+            removed = Remove(before, [gone]);
         }
 
-        await RemoveAsync(before, [gone]);
+        FlushUdp(removed);
         return true;
     }
 
@@ -154,14 +167,19 @@ internal sealed class DirectBackend(NetConf conf, TimeProvider time, ILogger log
             return 0;
         }
 
-        using StateLock held = await StateLock.AcquireAsync(conf.StateDir, exclusive: true, conf.Timeout, time, cancellationToken);
-        DirectStateFile before = _store.Load();
-        List<StoredAttachment> stale = [.. before.Attachments.Where(a => a.Network == network && !valid.Any(a.Is))];
-        if (stale.Count > 0)
+        List<StoredAttachment> stale;
+        List<NatBinding> removed = [];
+        using (await StateLock.AcquireAsync(conf.StateDir, exclusive: true, conf.Timeout, time, cancellationToken))
         {
-            await RemoveAsync(before, stale);
+            DirectStateFile before = _store.Load();
+            stale = [.. before.Attachments.Where(a => a.Network == network && !valid.Any(a.Is))];
+            if (stale.Count > 0)
+            {
+                removed = Remove(before, stale);
+            }
         }
 
+        FlushUdp(removed);
         return stale.Count;
     }
 
@@ -203,7 +221,8 @@ internal sealed class DirectBackend(NetConf conf, TimeProvider time, ILogger log
         return [.. _store.Load().Attachments.Where(a => except is null || !a.Is(except)).SelectMany(a => a.Bindings.Select(b => b.ToNat()))];
     }
 
-    private Task RemoveAsync(DirectStateFile before, IReadOnlyCollection<StoredAttachment> gone)
+    /// <summary>Takes attachments out (caller holds the lock); returns their bindings, for the conntrack flush.</summary>
+    private List<NatBinding> Remove(DirectStateFile before, IReadOnlyCollection<StoredAttachment> gone)
     {
         DirectStateFile after = WithLocalnet(before with { Attachments = [.. before.Attachments.Where(a => !gone.Contains(a))] });
         List<NatBinding> removed = [.. gone.SelectMany(a => a.Bindings.Select(b => b.ToNat()))];
@@ -219,8 +238,7 @@ internal sealed class DirectBackend(NetConf conf, TimeProvider time, ILogger log
             throw new CniException(CniErrorCode.ErrNftables, $"nftables (table {conf.Table}): {e.Message}; nothing was changed");
         }
 
-        FlushUdp(removed);
-        return Task.CompletedTask;
+        return removed;
     }
 
     /// <summary>
