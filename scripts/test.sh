@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. Installs what the tests need first (root, Debian): nftables, iproute2, socat, conntrack, curl, iputils-ping,
-# clang (links the native CLI), promtool, and for the package and unit tests systemd-nspawn (systemd-container), lintian,
-# objdump (binutils) and strace.
+# clang (links the native CLI and the CNI plugin), promtool, and for the package and unit tests systemd-nspawn
+# (systemd-container), lintian, objdump (binutils) and strace; for the CNI plugin's runtime tests podman (CNI backend),
+# runc, containernetworking-plugins and busybox-static.
 # Publishes the native (NativeAOT) CLI once, as the package ships it, and runs the tests that start the CLI against it
 # (PORTPUBLISHER_TEST_CLI names it); PORTPUBLISHER_TEST_CLI=PATH uses that binary instead, and an empty
 # PORTPUBLISHER_TEST_CLI= skips the publish and tests the JIT build.
@@ -19,6 +20,12 @@ command -v promtool >/dev/null 2>&1 || want+=(prometheus)
 # strace lists the daemon's system calls against the unit's SystemCallFilter.
 for pair in systemd-nspawn:systemd-container lintian:lintian objdump:binutils strace:strace; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || want+=("${pair#*:}")
+done
+# The CNI plugin in a real runtime (tests/PortPublisher.Cni.Tests, Category=Podman): Podman 4 with its CNI backend, runc
+# (crun refuses this machine's hybrid cgroups), the bridge/host-local/portmap plugins in /usr/lib/cni, a static busybox
+# for the image (clang, above, links the plugin's NativeAOT build).
+for pair in podman:podman runc:runc /usr/lib/cni/bridge:containernetworking-plugins /bin/busybox:busybox-static; do
+  { command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "${pair%%:*}" ]; } || want+=("${pair#*:}")
 done
 
 apt_install() {

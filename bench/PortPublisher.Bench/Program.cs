@@ -7,6 +7,7 @@ using PortPublisher.Bench;
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- publish-range Release [rounds]
 //   dotnet build -c Release && dotnet publish src/PortPublisher.Cli -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- cli-start [rounds] [--native PATH] [--jit PATH] [--docker PATH]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- soak [churn cycles] [hang rounds] [kills] [range cycles] [transfer MB]
+//   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- cni-compare PATH/TO/portpublisher-cni [/usr/lib/cni/portmap] [containers] [ports each] [connections]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- fuzz [netlink|spec|all] [--seconds N | --cases N] [--threads N] [--capture]
 string mode = args.Length > 0 ? args[0] : "nat-program";
 switch (mode)
@@ -34,6 +35,14 @@ switch (mode)
             kills: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 12,
             rangeCycles: args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 15,
             transferMb: args.Length > 5 ? int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture) : 200);
+    case "cni-compare":
+        await CniCompareBench.Run(
+            plugin: args.Length > 1 ? Path.GetFullPath(args[1]) : throw new ArgumentException("cni-compare needs the portpublisher-cni executable (dotnet publish src/PortPublisher.Cni -r linux-x64 -c Release)"),
+            portmap: args.Length > 2 ? args[2] : "/usr/lib/cni/portmap",
+            containers: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 100,
+            ports: args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 10,
+            connections: args.Length > 5 ? int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture) : 2000);
+        break;
     case "fuzz":
         return PortPublisher.Bench.Fuzz.FuzzCommand.Run(args);
     case "proxy-serve":
@@ -46,7 +55,7 @@ switch (mode)
             only: args.Length > 4 ? args[4] : "splice,copy,docker,socat");
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | cli-start | proxy-compare | proxy-serve | soak | fuzz");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | cli-start | proxy-compare | proxy-serve | soak | cni-compare | fuzz");
         return 2;
 }
 

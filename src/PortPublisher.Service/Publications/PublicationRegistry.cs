@@ -68,7 +68,7 @@ internal sealed class PublicationRegistry(IStateStore store)
 
     /// <summary>The target addresses of NAT'ed 127.0.0.0/8 bindings: the links to them need route_localnet.</summary>
     public IReadOnlyCollection<IPAddress> LocalnetTargets(string? except = null) =>
-        [.. _publications.Values.Where(p => p.Name != except).SelectMany(p => p.Bindings).Where(b => b.NeedsLocalnet).Select(b => b.TargetIp).Distinct()];
+        [.. _publications.Values.Where(p => p.Name != except).SelectMany(p => p.Bindings.Where(p.NeedsLocalnet)).Select(b => b.TargetIp).Distinct()];
 
     public bool TryGet(string name, out ActivePublication publication) => _publications.TryGetValue(name, out publication!);
 

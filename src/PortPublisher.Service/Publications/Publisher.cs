@@ -148,9 +148,9 @@ internal sealed class Publisher(
         List<ActiveBinding> natBindings = [.. p.Bindings.Where(b => b.Carrier == Carrier.Nat)];
         if (natBindings.Count > 0)
         {
-            TryRemoveNat(natBindings);
+            TryRemoveNat(p, natBindings);
             conntrack.FlushUdp(UdpPorts(natBindings));
-            if (natBindings.Any(b => b.NeedsLocalnet))
+            if (natBindings.Any(p.NeedsLocalnet))
             {
                 sysctls.SyncLocalnet(registry.LocalnetTargets(except: p.Name));
             }
@@ -253,7 +253,7 @@ internal sealed class Publisher(
         ResolvedTarget resolved = await resolver.ResolveAsync(netns, request.TargetIp, cancellationToken);
         tx.OnRollback("open target", resolved.Namespace.Dispose);
         Target target = resolved.Target;
-        var publication = new ActivePublication(name, request.Netns, resolved.Namespace, request.Specs, []);
+        var publication = new ActivePublication(name, request.Netns, resolved.Namespace, request.Specs, [], request.Cni);
 
         tx.Begin("allocate");
         IReadOnlyList<BindingRequest> requests;
@@ -288,7 +288,9 @@ internal sealed class Publisher(
             kept.Add(r);
         }
 
-        IReservationSet reserved = reservations.Begin(b => Describe(b, target));
+        // A CNI attachment's host ports are held by its runtime (Podman's conmon), as with portmap: the allocator still
+        // refuses ports other publications have, but no socket of ours holds them.
+        IReservationSet reserved = request.Cni is null ? reservations.Begin(b => Describe(b, target)) : new NoReservations();
         tx.OnRollback("release reservations", reserved.ReleaseAll);
         AllocatorCheckpoint checkpoint = allocator.Checkpoint();
         IReadOnlyList<HostBinding> allocated;
@@ -359,7 +361,7 @@ internal sealed class Publisher(
         {
             tx.Begin("set sysctls");
             sysctls.EnsureFor(target);
-            if (natBindings.Any(b => b.NeedsLocalnet))
+            if (natBindings.Any(publication.NeedsLocalnet))
             {
                 sysctls.SyncLocalnet(registry.LocalnetTargets());
                 tx.OnRollback("reset route_localnet", () => sysctls.SyncLocalnet(registry.LocalnetTargets(except: name)));
@@ -367,9 +369,9 @@ internal sealed class Publisher(
 
             tx.Begin("program nftables");
             long t0 = Stopwatch.GetTimestamp();
-            nat.Apply([.. natBindings.Select(b => b.ToNat())], []);
+            nat.Apply(publication.NatElements(natBindings), []);
             PortPublisherMetrics.TransactionSeconds.Observe(Stopwatch.GetElapsedTime(t0).TotalSeconds);
-            tx.OnRollback("remove nftables elements", () => TryRemoveNat(natBindings));
+            tx.OnRollback("remove nftables elements", () => TryRemoveNat(publication, natBindings));
             tx.Begin("flush conntrack");
             conntrack.FlushUdp(UdpPorts(natBindings));
         }
@@ -387,7 +389,7 @@ internal sealed class Publisher(
         return publication.ToDto();
     }
 
-    private void TryRemoveNat(IReadOnlyCollection<ActiveBinding> bindings)
+    private void TryRemoveNat(ActivePublication publication, IReadOnlyCollection<ActiveBinding> bindings)
     {
         if (!nat.Available)
         {
@@ -396,7 +398,7 @@ internal sealed class Publisher(
 
         try
         {
-            nat.Apply([], [.. bindings.Where(b => b.Carrier == Carrier.Nat).Select(b => b.ToNat())]);
+            nat.Apply([], publication.NatElements(bindings));
         }
         catch (Netlink.NetlinkException)
         {

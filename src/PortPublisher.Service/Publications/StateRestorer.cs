@@ -128,11 +128,11 @@ internal sealed class StateRestorer(
     {
         if (sp.NetnsPath is null)
         {
-            return new ActivePublication(sp.Name, sp.Netns, null, sp.Specs, sp.Warnings ?? []);
+            return new ActivePublication(sp.Name, sp.Netns, null, sp.Specs, sp.Warnings ?? [], sp.Cni);
         }
 
         ITargetNamespace ns = await resolver.ReopenAsync(sp.NetnsPath, (sp.NetnsDevice, sp.NetnsInode), cancellationToken);
-        var p = new ActivePublication(sp.Name, sp.Netns, ns, sp.Specs, sp.Warnings ?? []);
+        var p = new ActivePublication(sp.Name, sp.Netns, ns, sp.Specs, sp.Warnings ?? [], sp.Cni);
         var hosts = new List<HostBinding>();
         bool allocated = false;
         try
@@ -152,7 +152,8 @@ internal sealed class StateRestorer(
 
             allocator.Restore(hosts);
             allocated = true;
-            foreach (ActiveBinding b in p.Bindings.Where(b => b.Host.Protocol != Protocol.Sctp))
+            // A CNI attachment's ports are the runtime's to hold (its conmon holds them; binding them here would fail).
+            foreach (ActiveBinding b in p.Bindings.Where(b => b.Host.Protocol != Protocol.Sctp && p.Cni is null))
             {
                 b.Reservation = reservations.BindOne(b.Host);
             }
