@@ -97,11 +97,12 @@ internal sealed class Pipeline
             SocketSources.Add(s);
             return s;
         });
-        Proxy.Start(Arg.Any<SafeSocketHandle>(), Arg.Any<IPEndPoint>(), Arg.Any<IProxySockets>()).Returns(c =>
+        Proxy.Start(Arg.Any<SafeSocketHandle>(), Arg.Any<IPEndPoint>(), Arg.Any<IPEndPoint?>(), Arg.Any<IProxySockets>()).Returns(c =>
         {
             IProxyLease lease = Substitute.For<IProxyLease>();
             lease.Listen.Returns(new IPEndPoint(IPAddress.Any, 1));
             Listening[lease] = c.Arg<SafeSocketHandle>();
+            Targets[lease] = (c.ArgAt<IPEndPoint>(1), c.ArgAt<IPEndPoint?>(2));
             return lease;
         });
         Proxy.StopAsync(Arg.Any<IProxyLease>(), Arg.Any<TimeSpan>()).Returns(c =>
@@ -159,6 +160,9 @@ internal sealed class Pipeline
     public IProxyHost Proxy { get; }
 
     public Dictionary<IProxyLease, SafeSocketHandle> Listening { get; } = [];
+
+    /// <summary>Each listener's target, and where its IPv4 clients go (a dual-stack pair), as started.</summary>
+    public Dictionary<IProxyLease, (IPEndPoint Target, IPEndPoint? IPv4Clients)> Targets { get; } = [];
 
     public List<IProxySockets> SocketSources { get; } = [];
 

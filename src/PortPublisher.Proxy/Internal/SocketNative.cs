@@ -94,6 +94,13 @@ internal static unsafe class SocketNative
         };
     }
 
+    /// <summary>Whether a sockaddr is an IPv6 one holding an IPv4-mapped address (an IPv4 peer of a dual-stack socket).</summary>
+    public static bool IsIPv4Mapped(ReadOnlySpan<byte> sockAddr) =>
+        sockAddr.Length >= 24
+        && BinaryPrimitives.ReadUInt16LittleEndian(sockAddr) == AF_INET6
+        && !sockAddr.Slice(8, 10).ContainsAnyExcept((byte)0)
+        && sockAddr[18] == 0xff && sockAddr[19] == 0xff;
+
     /// <summary>connect(2): 0, -EINPROGRESS (the usual answer of a non-blocking socket), or -errno.</summary>
     public static int Connect(int fd, ReadOnlySpan<byte> sockAddr)
     {

@@ -39,6 +39,11 @@ internal sealed class TcpProxyBinding : ProxyBinding
         ListenFd = (int)_listener.SafeHandle.DangerousGetHandle();
         TargetAddress = new byte[SocketNative.SockAddrSize];
         TargetAddressLength = SocketNative.WriteSockAddr(target.Endpoint, TargetAddress);
+        if (target.IPv4ClientsEndpoint is { } v4)
+        {
+            IPv4ClientsTargetAddress = new byte[SocketNative.SockAddrSize];
+            IPv4ClientsTargetAddressLength = SocketNative.WriteSockAddr(v4, IPv4ClientsTargetAddress);
+        }
 
         // Capped so that a timestamp plus this cannot overflow (a DialTimeout of TimeSpan.MaxValue means "never").
         DialTimeoutTicks = (long)Math.Min(options.DialTimeout.TotalSeconds * time.TimestampFrequency, long.MaxValue / 4);
@@ -58,6 +63,11 @@ internal sealed class TcpProxyBinding : ProxyBinding
     internal byte[] TargetAddress { get; }
 
     internal int TargetAddressLength { get; }
+
+    /// <summary>The sockaddr of <see cref="ProxyTarget.IPv4ClientsEndpoint"/> (a dual-stack listener), or null.</summary>
+    internal byte[]? IPv4ClientsTargetAddress { get; }
+
+    internal int IPv4ClientsTargetAddressLength { get; }
 
     /// <summary><see cref="ProxyBindingOptions.DialTimeout"/> in ticks of the binding's TimeProvider.</summary>
     internal long DialTimeoutTicks { get; }

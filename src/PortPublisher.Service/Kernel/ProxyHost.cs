@@ -18,8 +18,8 @@ internal sealed class ProxyHost(ILogger<UserlandProxy> logger, TimeProvider time
     public IProxySockets OpenSockets(ITargetNamespace ns) =>
         new Sockets(new NamespaceSocketFactory(((KernelNamespace)ns).Namespace));
 
-    public IProxyLease Start(SafeSocketHandle reserved, IPEndPoint target, IProxySockets sockets) =>
-        new Lease(_proxy.Start(new Socket(reserved), new ProxyTarget(target, ((Sockets)sockets).Factory), _bindingOptions));
+    public IProxyLease Start(SafeSocketHandle reserved, IPEndPoint target, IPEndPoint? ipv4ClientsTarget, IProxySockets sockets) =>
+        new Lease(_proxy.Start(new Socket(reserved), new ProxyTarget(target, ((Sockets)sockets).Factory) { IPv4ClientsEndpoint = ipv4ClientsTarget }, _bindingOptions));
 
     public ValueTask<bool> StopAsync(IProxyLease lease, TimeSpan timeout) => _proxy.StopAsync(((Lease)lease).Binding, timeout);
 

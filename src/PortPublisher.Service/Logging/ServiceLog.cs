@@ -72,6 +72,12 @@ internal static partial class ServiceLog
     [LoggerMessage(1021, LogLevel.Information, "Restored {Name}: {Bindings} bindings in {Milliseconds} ms")]
     public static partial void RestoredOne(ILogger logger, string name, int bindings, double milliseconds);
 
+    [LoggerMessage(1022, LogLevel.Debug, "Publish {Name} steps (ms): {Steps}")]
+    public static partial void PublishSteps(ILogger logger, string name, string steps);
+
+    [LoggerMessage(1023, LogLevel.Debug, "Unpublish {Name} steps (ms): {Steps}")]
+    public static partial void UnpublishSteps(ILogger logger, string name, string steps);
+
     [LoggerMessage(1090, LogLevel.Warning, "nftables tables are not protected ({Reason}): other tools can flush them; the self-repair rebuilds them")]
     public static partial void TablesNotProtected(ILogger logger, string reason);
 

@@ -142,7 +142,7 @@ internal sealed class PublicationManager(
         {
             foreach (ActiveBinding b in p.Bindings)
             {
-                b.Reservation?.Dispose();
+                b.Hold?.Dispose();
             }
 
             p.Sockets?.Dispose();

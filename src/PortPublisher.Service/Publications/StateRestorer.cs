@@ -124,6 +124,36 @@ internal sealed class StateRestorer(
         }
     }
 
+    /// <summary>
+    /// Binds the ports again as at publish time: the bindings of one port and protocol as one exact group, so a
+    /// wildcard pair shares one dual-stack socket again.
+    /// </summary>
+    private static void Reserve(ActivePublication p, IReservationSet reserved)
+    {
+        var groups = new Dictionary<(ushort Port, Protocol Protocol), List<HostBinding>>();
+        var order = new List<List<HostBinding>>();
+        foreach (ActiveBinding b in p.Bindings)
+        {
+            if (!groups.TryGetValue((b.Host.HostPort, b.Host.Protocol), out List<HostBinding>? group))
+            {
+                groups[(b.Host.HostPort, b.Host.Protocol)] = group = new List<HostBinding>(2);
+                order.Add(group);
+            }
+
+            group.Add(b.Host);
+        }
+
+        foreach (List<HostBinding> group in order)
+        {
+            reserved.Reserve(group, exactPort: true);
+        }
+
+        foreach (ActiveBinding b in p.Bindings)
+        {
+            b.Hold = reserved.Take(b.Host);
+        }
+    }
+
     private async ValueTask<ActivePublication> RestoreOneAsync(StoredPublication sp, CancellationToken cancellationToken)
     {
         if (sp.NetnsPath is null)
@@ -134,10 +164,11 @@ internal sealed class StateRestorer(
         ITargetNamespace ns = await resolver.ReopenAsync(sp.NetnsPath, (sp.NetnsDevice, sp.NetnsInode), cancellationToken);
         var p = new ActivePublication(sp.Name, sp.Netns, ns, sp.Specs, sp.Warnings ?? []);
         var hosts = new List<HostBinding>();
+        IReservationSet reserved = reservations.Begin(b => b.ToString());
         bool allocated = false;
         try
         {
-            foreach (StoredBinding b in sp.Bindings)
+            foreach (StoredBinding b in StoredBindingRuns.Expand(sp.Bindings))
             {
                 HostBinding host = new BindingDto(b.HostIp, b.HostPort, b.Protocol, b.ContainerPort).ToBinding();
                 var active = new ActiveBinding(host, b.Carrier == "nat" ? Carrier.Nat : Carrier.Proxy, IPAddress.Parse(b.TargetIp));
@@ -152,20 +183,17 @@ internal sealed class StateRestorer(
 
             allocator.Restore(hosts);
             allocated = true;
-            foreach (ActiveBinding b in p.Bindings.Where(b => b.Host.Protocol != Protocol.Sctp))
-            {
-                b.Reservation = reservations.BindOne(b.Host);
-            }
-
+            Reserve(p, reserved);
             publisher.StartProxies(p);
             return p;
         }
         catch
         {
             await publisher.StopProxiesAsync(p.Name, p.Bindings);
+            reserved.ReleaseAll();
             foreach (ActiveBinding b in p.Bindings)
             {
-                b.Reservation?.Dispose();
+                b.Hold?.Dispose();
             }
 
             if (allocated)
