@@ -5,6 +5,8 @@ using PortPublisher.Bench;
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- connection-cost [connections] [rounds]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- proxy-compare PATH/TO/docker-proxy [rounds] [held connections]
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- publish-range Release [rounds]
+//   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- scale-range Release [rounds] [spec] [nofile]
+//   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- scale-many Release [publications] [nofile]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- soak [churn cycles] [hang rounds] [kills] [range cycles] [transfer MB]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- fuzz [netlink|spec|all] [--seconds N | --cases N] [--threads N] [--capture]
 string mode = args.Length > 0 ? args[0] : "nat-program";
@@ -23,6 +25,19 @@ switch (mode)
             configuration: args.Length > 1 ? args[1] : "Release",
             rounds: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3,
             spec: args.Length > 3 ? args[3] : "0.0.0.0:20000-29999:20000-29999");
+        break;
+    case "scale-range":
+        ScaleRangeBench.Run(
+            configuration: args.Length > 1 ? args[1] : "Release",
+            rounds: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3,
+            spec: args.Length > 3 ? args[3] : "20000-29999:20000-29999",
+            nofile: args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 20000);
+        break;
+    case "scale-many":
+        ScaleManyBench.Run(
+            configuration: args.Length > 1 ? args[1] : "Release",
+            count: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10000,
+            nofile: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 20000);
         break;
     case "soak":
         return SoakBench.Run(
@@ -43,7 +58,7 @@ switch (mode)
             only: args.Length > 4 ? args[4] : "splice,copy,docker,socat");
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | proxy-compare | proxy-serve | soak | fuzz");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | scale-range | scale-many | proxy-compare | proxy-serve | soak | fuzz");
         return 2;
 }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using PortPublisher.Netlink;
 using PortPublisher.Proxy;
 using PortPublisher.Service.Options;
 
@@ -15,8 +16,40 @@ internal sealed class ProxyHost(ILogger<UserlandProxy> logger, TimeProvider time
 
     public IReadOnlyCollection<ProxyBinding> Bindings => _proxy.Bindings;
 
-    public IProxySockets OpenSockets(ITargetNamespace ns) =>
-        new Sockets(new NamespaceSocketFactory(((KernelNamespace)ns).Namespace));
+    // One socket source (its thread and ready stock) per namespace, shared by the publications into it; counted.
+    private readonly Dictionary<NetworkNamespace, (NamespaceSocketFactory Factory, int Users)> _factories = new(ReferenceEqualityComparer.Instance);
+
+    public IProxySockets OpenSockets(ITargetNamespace ns)
+    {
+        NetworkNamespace handle = ((KernelNamespace)ns).Namespace;
+        lock (_factories)
+        {
+            (NamespaceSocketFactory Factory, int Users) entry = _factories.TryGetValue(handle, out var e) ? (e.Factory, e.Users + 1) : (new NamespaceSocketFactory(handle), 1);
+            _factories[handle] = entry;
+            return new Sockets(entry.Factory, this);
+        }
+    }
+
+    private void Release(NamespaceSocketFactory factory)
+    {
+        lock (_factories)
+        {
+            if (!_factories.TryGetValue(factory.Namespace, out var e) || !ReferenceEquals(e.Factory, factory))
+            {
+                return;
+            }
+
+            if (e.Users > 1)
+            {
+                _factories[factory.Namespace] = (factory, e.Users - 1);
+                return;
+            }
+
+            _factories.Remove(factory.Namespace);
+        }
+
+        factory.Dispose();
+    }
 
     public IProxyLease Start(SafeSocketHandle reserved, IPEndPoint target, IPEndPoint? ipv4ClientsTarget, IProxySockets sockets) =>
         new Lease(_proxy.Start(new Socket(reserved), new ProxyTarget(target, ((Sockets)sockets).Factory) { IPv4ClientsEndpoint = ipv4ClientsTarget }, _bindingOptions));
@@ -32,10 +65,18 @@ internal sealed class ProxyHost(ILogger<UserlandProxy> logger, TimeProvider time
         public EndPoint Listen => Binding.Listen;
     }
 
-    private sealed class Sockets(NamespaceSocketFactory factory) : IProxySockets
+    private sealed class Sockets(NamespaceSocketFactory factory, ProxyHost owner) : IProxySockets
     {
+        private int _disposed;
+
         public NamespaceSocketFactory Factory { get; } = factory;
 
-        public void Dispose() => Factory.Dispose();
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                owner.Release(Factory);
+            }
+        }
     }
 }

@@ -136,7 +136,29 @@ internal sealed class Publisher(
     /// <summary>Unpublishes every publication whose namespace is gone (<c>ip netns del</c>, its process exited).</summary>
     public async ValueTask DropVanishedAsync()
     {
-        foreach (ActivePublication p in registry.All.Where(p => p.Namespace is { StillNamed: false }).ToList())
+        // Runs every second: one stat per namespace path, however many publications go into it.
+        Dictionary<(string, (ulong, ulong)), bool>? named = null;
+        List<ActivePublication>? gone = null;
+        foreach (ActivePublication p in registry.All)
+        {
+            if (p.Namespace is not { } ns)
+            {
+                continue;
+            }
+
+            named ??= [];
+            if (!named.TryGetValue((ns.Path, ns.Identity), out bool still))
+            {
+                named[(ns.Path, ns.Identity)] = still = ns.StillNamed;
+            }
+
+            if (!still)
+            {
+                (gone ??= []).Add(p);
+            }
+        }
+
+        foreach (ActivePublication p in gone ?? [])
         {
             registry.Remove(p.Name);
             try
