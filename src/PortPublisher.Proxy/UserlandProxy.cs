@@ -28,6 +28,7 @@ public sealed class UserlandProxy : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly IReadOnlyList<EventLoop>? _loops;
     private readonly ConcurrentDictionary<ProxyBinding, byte> _bindings = new();
+    private int _nextLoop;
 
     public UserlandProxy(ILogger<UserlandProxy>? logger = null, TimeProvider? time = null)
         : this(logger, time, null)
@@ -64,7 +65,7 @@ public sealed class UserlandProxy : IAsyncDisposable
 
         ProxyBinding binding = listener.SocketType switch
         {
-            SocketType.Stream => new TcpProxyBinding(listener, target, options, _logger, _time, _loops ?? EventLoop.Group),
+            SocketType.Stream => new TcpProxyBinding(listener, target, options, _logger, _time, Loops(options)),
             SocketType.Dgram => new UdpProxyBinding(listener, target, options, _logger, _time),
             _ => throw new ArgumentException($"cannot proxy {listener.SocketType} sockets", nameof(listener)),
         };
@@ -101,4 +102,10 @@ public sealed class UserlandProxy : IAsyncDisposable
     }
 
     internal static void CountStopTimeout() => Interlocked.Increment(ref s_stopTimeouts);
+
+    private IReadOnlyList<EventLoop> Loops(ProxyBindingOptions options)
+    {
+        IReadOnlyList<EventLoop> all = _loops ?? EventLoop.Group;
+        return options.SingleLoop && all.Count > 1 ? [all[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)all.Count)]] : all;
+    }
 }

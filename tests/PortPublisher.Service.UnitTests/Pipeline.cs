@@ -97,12 +97,13 @@ internal sealed class Pipeline
             SocketSources.Add(s);
             return s;
         });
-        Proxy.Start(Arg.Any<SafeSocketHandle>(), Arg.Any<IPEndPoint>(), Arg.Any<IPEndPoint?>(), Arg.Any<IProxySockets>()).Returns(c =>
+        Proxy.Start(Arg.Any<SafeSocketHandle>(), Arg.Any<IPEndPoint>(), Arg.Any<IPEndPoint?>(), Arg.Any<bool>(), Arg.Any<IProxySockets>()).Returns(c =>
         {
             IProxyLease lease = Substitute.For<IProxyLease>();
             lease.Listen.Returns(new IPEndPoint(IPAddress.Any, 1));
             Listening[lease] = c.Arg<SafeSocketHandle>();
             Targets[lease] = (c.ArgAt<IPEndPoint>(1), c.ArgAt<IPEndPoint?>(2));
+            LoopbackOnly[lease] = c.ArgAt<bool>(3);
             return lease;
         });
         Proxy.StopAsync(Arg.Any<IProxyLease>(), Arg.Any<TimeSpan>()).Returns(c =>
@@ -163,6 +164,9 @@ internal sealed class Pipeline
 
     /// <summary>Each listener's target, and where its IPv4 clients go (a dual-stack pair), as started.</summary>
     public Dictionary<IProxyLease, (IPEndPoint Target, IPEndPoint? IPv4Clients)> Targets { get; } = [];
+
+    /// <summary>Whether each listener was started as a NAT'ed one's (only loopback clients reach it).</summary>
+    public Dictionary<IProxyLease, bool> LoopbackOnly { get; } = [];
 
     public List<IProxySockets> SocketSources { get; } = [];
 

@@ -55,7 +55,7 @@ public sealed class PublishFaultTests
             case "start proxies":
                 // The first listener starts; the second fails: the first must be stopped again.
                 int started = 0;
-                p.Proxy.When(x => x.Start(Arg.Any<System.Net.Sockets.SafeSocketHandle>(), Arg.Any<IPEndPoint>(), Arg.Any<IPEndPoint?>(), Arg.Any<IProxySockets>()))
+                p.Proxy.When(x => x.Start(Arg.Any<System.Net.Sockets.SafeSocketHandle>(), Arg.Any<IPEndPoint>(), Arg.Any<IPEndPoint?>(), Arg.Any<bool>(), Arg.Any<IProxySockets>()))
                     .Do(_ =>
                     {
                         if (++started == 2)
@@ -134,6 +134,7 @@ public sealed class PublishFaultTests
         (IProxyLease lease, SafeHandle listening) = Assert.Single(p.Listening);
         Assert.Same(socket, listening);
         Assert.Equal((new IPEndPoint(IPAddress.Parse("fd00::2"), 80), new IPEndPoint(Pipeline.TargetV4, 80)), p.Targets[lease]);
+        Assert.True(p.LoopbackOnly[lease]); // both halves NAT'ed: only the host's loopback clients reach the listener
 
         await p.Publisher.UnpublishAsync("web");
         Assert.Empty(p.Listening); // one lease, stopped once
@@ -150,6 +151,7 @@ public sealed class PublishFaultTests
         Assert.Equal(2, p.Reservations.Handles.Count);
         Assert.Equal(2, p.Listening.Count);
         Assert.All(p.Targets.Values, t => Assert.Null(t.IPv4Clients));
+        Assert.Equal([false, true], p.LoopbackOnly.Values.Order()); // [::] is proxied to the IPv4-only target; 0.0.0.0 is NAT'ed
     }
 
     [Fact]

@@ -43,6 +43,12 @@ internal sealed class KernelNamespace : ITargetNamespace
         }
     }
 
+    public ITargetNamespace Share()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _owner is null ? throw new InvalidOperationException($"{Path}: an unshared handle cannot be shared") : _owner.AddHold(Namespace, Path);
+    }
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

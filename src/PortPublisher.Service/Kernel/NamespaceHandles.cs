@@ -56,6 +56,22 @@ internal sealed class NamespaceHandles
         return new KernelNamespace(shared, path, this);
     }
 
+    /// <summary>Another hold on a handle this already shares (<see cref="KernelNamespace.Share"/>).</summary>
+    internal KernelNamespace AddHold(NetworkNamespace held, string path)
+    {
+        lock (_gate)
+        {
+            if (!_open.TryGetValue(held.Identity, out (NetworkNamespace Namespace, int Users) entry) || !ReferenceEquals(entry.Namespace, held))
+            {
+                throw new ObjectDisposedException(held.Path, "the namespace handle is no longer open");
+            }
+
+            _open[held.Identity] = (held, entry.Users + 1);
+        }
+
+        return new KernelNamespace(held, path, this);
+    }
+
     /// <summary>One publication lets go; the last closes the handle.</summary>
     public void Release(NetworkNamespace ns)
     {

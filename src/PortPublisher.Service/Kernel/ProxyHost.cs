@@ -13,6 +13,7 @@ internal sealed class ProxyHost(ILogger<UserlandProxy> logger, TimeProvider time
 {
     private readonly UserlandProxy _proxy = new(logger, time);
     private readonly ProxyBindingOptions _bindingOptions = new() { MaxConnections = options.Value.MaxConnections };
+    private readonly ProxyBindingOptions _loopbackOptions = new() { MaxConnections = options.Value.MaxConnections, SingleLoop = true };
 
     public IReadOnlyCollection<ProxyBinding> Bindings => _proxy.Bindings;
 
@@ -51,8 +52,8 @@ internal sealed class ProxyHost(ILogger<UserlandProxy> logger, TimeProvider time
         factory.Dispose();
     }
 
-    public IProxyLease Start(SafeSocketHandle reserved, IPEndPoint target, IPEndPoint? ipv4ClientsTarget, IProxySockets sockets) =>
-        new Lease(_proxy.Start(new Socket(reserved), new ProxyTarget(target, ((Sockets)sockets).Factory) { IPv4ClientsEndpoint = ipv4ClientsTarget }, _bindingOptions));
+    public IProxyLease Start(SafeSocketHandle reserved, IPEndPoint target, IPEndPoint? ipv4ClientsTarget, bool loopbackOnly, IProxySockets sockets) =>
+        new Lease(_proxy.Start(new Socket(reserved), new ProxyTarget(target, ((Sockets)sockets).Factory) { IPv4ClientsEndpoint = ipv4ClientsTarget }, loopbackOnly ? _loopbackOptions : _bindingOptions));
 
     public ValueTask<bool> StopAsync(IProxyLease lease, TimeSpan timeout) => _proxy.StopAsync(((Lease)lease).Binding, timeout);
 

@@ -236,7 +236,7 @@ internal sealed class Publisher(
                 continue;
             }
 
-            b.Proxy = proxy.Start(hold.Reserved, new IPEndPoint(b.TargetIp, b.Host.ContainerPort), null, Sockets(p));
+            b.Proxy = proxy.Start(hold.Reserved, new IPEndPoint(b.TargetIp, b.Host.ContainerPort), null, b.Carrier == Carrier.Nat, Sockets(p));
             hold.HandedOver(); // the proxy owns the socket now
             b.Hold = null;
         }
@@ -470,6 +470,7 @@ internal sealed class Publisher(
             hold.Reserved,
             new IPEndPoint(v6.TargetIp, v6.Host.ContainerPort),
             new IPEndPoint(v4.TargetIp, v4.Host.ContainerPort),
+            v6.Carrier == Carrier.Nat && v4.Carrier == Carrier.Nat,
             Sockets(p));
         hold.HandedOver();
         first.Proxy = second.Proxy = lease;
