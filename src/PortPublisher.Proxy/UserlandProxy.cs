@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -69,6 +70,23 @@ public sealed class UserlandProxy : IAsyncDisposable
             SocketType.Dgram => new UdpProxyBinding(listener, target, options, _logger, _time),
             _ => throw new ArgumentException($"cannot proxy {listener.SocketType} sockets", nameof(listener)),
         };
+        _bindings[binding] = 0;
+        return binding;
+    }
+
+    /// <summary>
+    /// Starts relaying TCP from a bound socket given as its handle (the binding owns it from then on), without a
+    /// <see cref="Socket"/> around it: what a service reserving thousands of ports hands over.
+    /// </summary>
+    /// <param name="listener">A bound TCP socket, not yet listening.</param>
+    /// <param name="local">The address it is bound to.</param>
+    public ProxyBinding StartTcp(SafeSocketHandle listener, IPEndPoint local, ProxyTarget target, ProxyBindingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        ArgumentNullException.ThrowIfNull(local);
+        ArgumentNullException.ThrowIfNull(target);
+        options ??= new ProxyBindingOptions();
+        var binding = new TcpProxyBinding(listener, listener, local, target, options, _logger, _time, Loops(options));
         _bindings[binding] = 0;
         return binding;
     }

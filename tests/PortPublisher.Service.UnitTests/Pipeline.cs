@@ -97,13 +97,14 @@ internal sealed class Pipeline
             SocketSources.Add(s);
             return s;
         });
-        Proxy.Start(Arg.Any<SafeSocketHandle>(), Arg.Any<IPEndPoint>(), Arg.Any<IPEndPoint?>(), Arg.Any<bool>(), Arg.Any<IProxySockets>()).Returns(c =>
+        Proxy.Start(Arg.Any<ProxyStart>(), Arg.Any<IProxySockets>()).Returns(c =>
         {
+            ProxyStart start = c.Arg<ProxyStart>();
             IProxyLease lease = Substitute.For<IProxyLease>();
-            lease.Listen.Returns(new IPEndPoint(IPAddress.Any, 1));
-            Listening[lease] = c.Arg<SafeSocketHandle>();
-            Targets[lease] = (c.ArgAt<IPEndPoint>(1), c.ArgAt<IPEndPoint?>(2));
-            LoopbackOnly[lease] = c.ArgAt<bool>(3);
+            lease.Listen.Returns(start.Listen);
+            Listening[lease] = start.Reserved;
+            Targets[lease] = (start.Target, start.IPv4ClientsTarget);
+            LoopbackOnly[lease] = start.LoopbackOnly;
             return lease;
         });
         Proxy.StopAsync(Arg.Any<IProxyLease>(), Arg.Any<TimeSpan>()).Returns(c =>

@@ -55,7 +55,7 @@ public sealed class PublishFaultTests
             case "start proxies":
                 // The first listener starts; the second fails: the first must be stopped again.
                 int started = 0;
-                p.Proxy.When(x => x.Start(Arg.Any<System.Net.Sockets.SafeSocketHandle>(), Arg.Any<IPEndPoint>(), Arg.Any<IPEndPoint?>(), Arg.Any<bool>(), Arg.Any<IProxySockets>()))
+                p.Proxy.When(x => x.Start(Arg.Any<ProxyStart>(), Arg.Any<IProxySockets>()))
                     .Do(_ =>
                     {
                         if (++started == 2)

@@ -52,8 +52,17 @@ internal sealed class ProxyHost(ILogger<UserlandProxy> logger, TimeProvider time
         factory.Dispose();
     }
 
-    public IProxyLease Start(SafeSocketHandle reserved, IPEndPoint target, IPEndPoint? ipv4ClientsTarget, bool loopbackOnly, IProxySockets sockets) =>
-        new Lease(_proxy.Start(new Socket(reserved), new ProxyTarget(target, ((Sockets)sockets).Factory) { IPv4ClientsEndpoint = ipv4ClientsTarget }, loopbackOnly ? _loopbackOptions : _bindingOptions));
+    public IProxyLease Start(ProxyStart start, IProxySockets sockets)
+    {
+        var target = new ProxyTarget(start.Target, ((Sockets)sockets).Factory) { IPv4ClientsEndpoint = start.IPv4ClientsTarget };
+        ProxyBindingOptions options = start.LoopbackOnly ? _loopbackOptions : _bindingOptions;
+
+        // TCP from the raw handle (no Socket object per listener: a 10,000-port range starts 10,000); UDP relays
+        // through System.Net.Sockets' async receive.
+        return new Lease(start.Protocol == Core.Specs.Protocol.Tcp
+            ? _proxy.StartTcp(start.Reserved, start.Listen, target, options)
+            : _proxy.Start(new Socket(start.Reserved), target, options));
+    }
 
     public ValueTask<bool> StopAsync(IProxyLease lease, TimeSpan timeout) => _proxy.StopAsync(((Lease)lease).Binding, timeout);
 

@@ -236,7 +236,7 @@ internal sealed class Publisher(
                 continue;
             }
 
-            b.Proxy = proxy.Start(hold.Reserved, new IPEndPoint(b.TargetIp, b.Host.ContainerPort), null, b.Carrier == Carrier.Nat, Sockets(p));
+            b.Proxy = proxy.Start(new ProxyStart(hold.Reserved, b.Host.Protocol, Listen(b), new IPEndPoint(b.TargetIp, b.Host.ContainerPort), null, b.Carrier == Carrier.Nat), Sockets(p));
             hold.HandedOver(); // the proxy owns the socket now
             b.Hold = null;
         }
@@ -467,15 +467,20 @@ internal sealed class Publisher(
         ActiveBinding v6 = first.Host.HostIp.AddressFamily == AddressFamily.InterNetworkV6 ? first : second;
         ActiveBinding v4 = ReferenceEquals(v6, first) ? second : first;
         IProxyLease lease = proxy.Start(
-            hold.Reserved,
-            new IPEndPoint(v6.TargetIp, v6.Host.ContainerPort),
-            new IPEndPoint(v4.TargetIp, v4.Host.ContainerPort),
-            v6.Carrier == Carrier.Nat && v4.Carrier == Carrier.Nat,
+            new ProxyStart(
+                hold.Reserved,
+                v6.Host.Protocol,
+                Listen(v6),
+                new IPEndPoint(v6.TargetIp, v6.Host.ContainerPort),
+                new IPEndPoint(v4.TargetIp, v4.Host.ContainerPort),
+                v6.Carrier == Carrier.Nat && v4.Carrier == Carrier.Nat),
             Sockets(p));
         hold.HandedOver();
         first.Proxy = second.Proxy = lease;
         first.Hold = second.Hold = null;
     }
+
+    private static IPEndPoint Listen(ActiveBinding b) => new(b.Host.HostIp, b.Host.HostPort);
 
     private IProxySockets Sockets(ActivePublication p) =>
         p.Sockets ??= proxy.OpenSockets(p.Namespace ?? throw new InvalidOperationException($"{p.Name}: no namespace to proxy into"));
