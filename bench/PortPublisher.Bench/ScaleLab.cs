@@ -173,6 +173,20 @@ internal sealed partial class ScaleLab : IDisposable
         return (sw.Elapsed.TotalMilliseconds, all.Count);
     }
 
+    /// <summary>CPU time (user + system, all threads) the daemon has used, in ms (10 ms ticks).</summary>
+    public double CpuMs() => ProcessStats.CpuSeconds(ServicePid) * 1000;
+
+    /// <summary>
+    /// CPU time of this process's waited-for children (cutime + cstime): around a command, what that command cost in
+    /// CPU, which a busy machine inflates far less than wall time.
+    /// </summary>
+    public static double ChildrenCpuMs()
+    {
+        string stat = File.ReadAllText("/proc/self/stat");
+        string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (double.Parse(f[13], CultureInfo.InvariantCulture) + double.Parse(f[14], CultureInfo.InvariantCulture)) * 10;
+    }
+
     /// <summary>VmRSS of the daemon, in MiB.</summary>
     public double RssMiB() => ProcessStats.RssBytes(ServicePid) / 1048576.0;
 

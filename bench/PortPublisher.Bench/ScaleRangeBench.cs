@@ -30,19 +30,29 @@ internal static class ScaleRangeBench
         var unpublish = new List<double>();
         var unpublishService = new List<double>();
         var rssGrowth = new List<double>();
+        var nftAddCpu = new List<double>();
+        var nftDeleteCpu = new List<double>();
+        var publishCpu = new List<double>();
+        var unpublishCpu = new List<double>();
         string publishSteps = string.Empty, unpublishSteps = string.Empty;
         int descriptorsIdle = lab.Descriptors(), descriptorsPublished = 0;
         double cliAlone = Median([.. Enumerable.Range(0, 3).Select(_ => lab.Cli("ls"))]);
         for (int r = 0; r < rounds; r++)
         {
             Sh($"ip netns exec {lab.Scratch} sh -c 'nft flush ruleset && nft -f {tables} && nft flush map ip portpublisher published_any && nft flush map ip6 portpublisher published_any'");
+            double c0 = ScaleLab.ChildrenCpuMs();
             nftAdd.Add(TimeMs($"ip netns exec {lab.Scratch} nft -f {add}"));
+            double c1 = ScaleLab.ChildrenCpuMs();
             nftDelete.Add(TimeMs($"ip netns exec {lab.Scratch} nft -f {del}"));
+            nftAddCpu.Add(c1 - c0);
+            nftDeleteCpu.Add(ScaleLab.ChildrenCpuMs() - c1);
 
             double rss = lab.RssMiB();
             int from = lab.LogCount;
+            double cpu = lab.CpuMs();
             publish.Add(lab.Cli($"publish big --netns {lab.Container} --mode nat -p {spec}"));
             (double ms, publishSteps) = lab.ServiceTime(from, "publish", "big");
+            publishCpu.Add(lab.CpuMs() - cpu);
             publishService.Add(ms);
             rssGrowth.Add(lab.RssMiB() - rss);
             descriptorsPublished = lab.Descriptors();
@@ -56,8 +66,10 @@ internal static class ScaleRangeBench
             }
 
             from = lab.LogCount;
+            cpu = lab.CpuMs();
             unpublish.Add(lab.Cli("unpublish big"));
             (ms, unpublishSteps) = lab.ServiceTime(from, "unpublish", "big");
+            unpublishCpu.Add(lab.CpuMs() - cpu);
             unpublishService.Add(ms);
         }
 
@@ -65,14 +77,14 @@ internal static class ScaleRangeBench
         Console.WriteLine($"# scale-range: `-p {spec}` --mode nat into a dual-stack container ({2 * ports:N0} NAT bindings on {ports:N0} ports), RLIMIT_NOFILE {nofile:N0}, {rounds} interleaved rounds, medians");
         Console.WriteLine($"# CLI: `{lab.CliCommand}`; `ls` alone (process start + one request): {cliAlone:F0} ms");
         Console.WriteLine();
-        Console.WriteLine("| step | ms | / nft -f |");
-        Console.WriteLine("| --- | ---: | ---: |");
-        Console.WriteLine($"| `nft -f` adding the same {2 * ports:N0} elements (process included) | {Median(nftAdd):F0} | 1.00 |");
-        Console.WriteLine($"| `portpublisher publish big` (CLI → service → kernel) | {Median(publish):F0} | {Median(publish) / Median(nftAdd):F2} |");
-        Console.WriteLine($"| … inside the service | {Median(publishService):F0} | {Median(publishService) / Median(nftAdd):F2} |");
-        Console.WriteLine($"| `nft -f` deleting them | {Median(nftDelete):F0} | 1.00 |");
-        Console.WriteLine($"| `portpublisher unpublish big` | {Median(unpublish):F0} | {Median(unpublish) / Median(nftDelete):F2} |");
-        Console.WriteLine($"| … inside the service | {Median(unpublishService):F0} | {Median(unpublishService) / Median(nftDelete):F2} |");
+        Console.WriteLine("| step | wall ms | / nft -f | CPU ms | CPU / nft -f's |");
+        Console.WriteLine("| --- | ---: | ---: | ---: | ---: |");
+        Console.WriteLine($"| `nft -f` adding the same {2 * ports:N0} elements (process included) | {Median(nftAdd):F0} | 1.00 | {Median(nftAddCpu):F0} | 1.00 |");
+        Console.WriteLine($"| `portpublisher publish big` (CLI → service → kernel) | {Median(publish):F0} | {Median(publish) / Median(nftAdd):F2} | | |");
+        Console.WriteLine($"| … inside the service (CPU: all its threads) | {Median(publishService):F0} | {Median(publishService) / Median(nftAdd):F2} | {Median(publishCpu):F0} | {Median(publishCpu) / Median(nftAddCpu):F2} |");
+        Console.WriteLine($"| `nft -f` deleting them | {Median(nftDelete):F0} | 1.00 | {Median(nftDeleteCpu):F0} | 1.00 |");
+        Console.WriteLine($"| `portpublisher unpublish big` | {Median(unpublish):F0} | {Median(unpublish) / Median(nftDelete):F2} | | |");
+        Console.WriteLine($"| … inside the service (CPU: all its threads) | {Median(unpublishService):F0} | {Median(unpublishService) / Median(nftDelete):F2} | {Median(unpublishCpu):F0} | {Median(unpublishCpu) / Median(nftDeleteCpu):F2} |");
         Console.WriteLine();
         Console.WriteLine($"service RSS growth while published: {Median(rssGrowth):F1} MiB (median; per round {string.Join(", ", rssGrowth.Select(g => g.ToString("F1", CultureInfo.InvariantCulture)))}); descriptors {descriptorsIdle:N0} idle, {descriptorsPublished:N0} published");
         Console.WriteLine($"last publish's steps (ms): {publishSteps}");

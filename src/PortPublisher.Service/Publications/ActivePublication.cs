@@ -59,15 +59,30 @@ internal sealed class ActivePublication(string name, string netns, ITargetNamesp
         Bindings.Count > 0 ? GoNet.FormatIP(Bindings[0].TargetIp) : null,
         Warnings.Count > 0 ? Warnings : null);
 
-    public StoredPublication ToStored() => new(
-        Name,
-        Netns,
-        Namespace?.Path,
-        Namespace?.Identity.Device ?? 0,
-        Namespace?.Identity.Inode ?? 0,
-        Specs,
-        StoredBindingRuns.Compress([.. Bindings.Select(b => new StoredBinding(GoNet.FormatIP(b.Host.HostIp), b.Host.HostPort, b.Host.Protocol.ToName(), b.Host.ContainerPort, b.Carrier.ToName(), GoNet.FormatIP(b.TargetIp)))]),
-        Warnings.Count > 0 ? Warnings : null);
+    public StoredPublication ToStored()
+    {
+        // A range has a handful of distinct addresses and 20,000 bindings: each address is formatted once.
+        var formatted = new Dictionary<System.Net.IPAddress, string>();
+        string Format(System.Net.IPAddress ip)
+        {
+            if (!formatted.TryGetValue(ip, out string? text))
+            {
+                formatted[ip] = text = GoNet.FormatIP(ip);
+            }
+
+            return text;
+        }
+
+        return new(
+            Name,
+            Netns,
+            Namespace?.Path,
+            Namespace?.Identity.Device ?? 0,
+            Namespace?.Identity.Inode ?? 0,
+            Specs,
+            StoredBindingRuns.Compress([.. Bindings.Select(b => new StoredBinding(Format(b.Host.HostIp), b.Host.HostPort, b.Host.Protocol.ToName(), b.Host.ContainerPort, b.Carrier.ToName(), Format(b.TargetIp)))]),
+            Warnings.Count > 0 ? Warnings : null);
+    }
 
     private static bool IsWildcard(ActiveBinding b) => b.Host.HostIp.Equals(System.Net.IPAddress.Any) || b.Host.HostIp.Equals(System.Net.IPAddress.IPv6Any);
 }

@@ -458,8 +458,7 @@ internal sealed class Publisher(
 
         tx.Begin("reply");
         tx.Commit();
-        registry.RefreshSnapshot(name);
-        return publication.ToDto();
+        return registry.RefreshSnapshot(name) ?? publication.ToDto(); // one DTO for readers and the reply (20,000 bindings are made once)
     }
 
     private void StartPair(ActivePublication p, PortHold hold, ActiveBinding first, ActiveBinding second)

@@ -133,7 +133,9 @@ internal sealed class SocketReserver(Func<HostBinding, string> describe, bool du
         ip.TryWriteBytes(v6 ? sa[8..] : sa[4..], out _);
         fixed (byte* p = sa)
         {
-            // IPV6_V6ONLY=1: a [::] of its own must not take 0.0.0.0's port; 0: it is the pair's one socket.
+            // IPV6_V6ONLY=1: a [::] of its own must not take 0.0.0.0's port; 0: it is the pair's one socket. Set even
+            // where 0 is the default: the sysctl may change under us, and a pair whose socket turned out v6-only would
+            // leave 0.0.0.0 unheld.
             if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(int)) != 0
                 || (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof(int)) != 0)
                 || bind(fd, (Tmds.Linux.sockaddr*)p, (uint)(v6 ? 28 : 16)) != 0)
