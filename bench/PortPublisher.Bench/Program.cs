@@ -7,6 +7,7 @@ using PortPublisher.Bench;
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- publish-range Release [rounds]
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- scale-range Release [rounds] [spec] [nofile]
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- scale-many Release [publications] [nofile]
+//   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- scale-conns Release [connections] [rounds] [nofile]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- soak [churn cycles] [hang rounds] [kills] [range cycles] [transfer MB]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- fuzz [netlink|spec|all] [--seconds N | --cases N] [--threads N] [--capture]
 string mode = args.Length > 0 ? args[0] : "nat-program";
@@ -39,6 +40,13 @@ switch (mode)
             count: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10000,
             nofile: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 20000);
         break;
+    case "scale-conns":
+        await ScaleConnectionsBench.Run(
+            configuration: args.Length > 1 ? args[1] : "Release",
+            connections: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 2000,
+            rounds: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 3,
+            nofile: args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 20000);
+        break;
     case "soak":
         return SoakBench.Run(
             cycles: args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 300,
@@ -58,7 +66,7 @@ switch (mode)
             only: args.Length > 4 ? args[4] : "splice,copy,docker,socat");
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | scale-range | scale-many | proxy-compare | proxy-serve | soak | fuzz");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | scale-range | scale-many | scale-conns | proxy-compare | proxy-serve | soak | fuzz");
         return 2;
 }
 
