@@ -25,7 +25,7 @@ public sealed class CniPublicationTests
         PublicationDto dto = await p.Publisher.PublishAsync(Cni("cni-abc-eth0", snat: true, "0.0.0.0:8080:80/tcp", "127.0.0.1:8081:80/tcp", "0.0.0.0:5353:53/udp"), CancellationToken.None);
 
         Assert.Empty(p.Reservations.Handles);
-        p.Proxy.DidNotReceiveWithAnyArgs().Start(default!, default!, default!);
+        p.Proxy.DidNotReceiveWithAnyArgs().Start(default!, default!);
         Assert.Equal(3, dto.Bindings.Count);
         Assert.Equal("ppnet", dto.Cni!.Network);
         Assert.Equal(

@@ -24,6 +24,12 @@ internal static unsafe class Native
     public static int SendFrom(SafeHandle socket, ReadOnlySpan<byte> payload, IPEndPoint to, IPAddress from)
     {
         bool v6 = to.AddressFamily == AddressFamily.InterNetworkV6;
+        if (v6 && from.AddressFamily == AddressFamily.InterNetwork)
+        {
+            // An IPv4 client of a dual-stack socket: the kernel takes IPV6_PKTINFO with the mapped source (ip_cmsg_send).
+            from = from.MapToIPv6();
+        }
+
         Span<byte> name = stackalloc byte[28];
         name.Clear();
         int nameLen;

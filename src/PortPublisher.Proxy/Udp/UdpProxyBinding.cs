@@ -35,6 +35,11 @@ internal sealed class UdpProxyBinding : ProxyBinding
         if (_wildcard)
         {
             _listener.SetSocketOption(local.AddressFamily == AddressFamily.InterNetworkV6 ? SocketOptionLevel.IPv6 : SocketOptionLevel.IP, SocketOptionName.PacketInformation, true);
+            if (local.AddressFamily == AddressFamily.InterNetworkV6 && _listener.DualMode)
+            {
+                // A dual-stack [::] socket: its IPv4 datagrams carry IP_PKTINFO, not IPV6_PKTINFO.
+                _listener.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.PacketInformation, true);
+            }
         }
 
         TimeSpan period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond, options.UdpIdleTimeout.Ticks / 10));
@@ -170,9 +175,10 @@ internal sealed class UdpProxyBinding : ProxyBinding
         }
 
         Socket upstream;
+        IPEndPoint target = Target.Endpoint;
         try
         {
-            IPEndPoint target = Target.Endpoint;
+            target = Target.For(client.Address);
             upstream = await Target.Sockets.CreateAsync(target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
             if (Stopping)
             {
@@ -187,14 +193,14 @@ internal sealed class UdpProxyBinding : ProxyBinding
         catch (Exception e) when (e is SocketException or ObjectDisposedException or Netlink.NetlinkException)
         {
             Counters.Error(ProxyErrorKind.DialFailed);
-            ProxyLog.DialFailed(Logger, Target.Endpoint, client, e.Message);
+            ProxyLog.DialFailed(Logger, target, client, e.Message);
             return null;
         }
 
         flow = new UdpFlow(client, local, upstream, Time.GetTimestamp());
         _flows[(client, local)] = flow;
         Counters.Opened();
-        ProxyLog.FlowOpened(Logger, client, Target.Endpoint);
+        ProxyLog.FlowOpened(Logger, client, target);
         flow.ReplyLoop = ReplyLoopAsync(flow);
         return flow;
     }
@@ -272,7 +278,7 @@ internal sealed class UdpProxyBinding : ProxyBinding
             TimeSpan idle = Time.GetElapsedTime(flow.LastActivity, now);
             if (idle >= Options.UdpIdleTimeout && _flows.TryRemove(new KeyValuePair<(IPEndPoint, IPAddress?), UdpFlow>((flow.Client, flow.LocalAddress), flow)))
             {
-                ProxyLog.FlowExpired(Logger, flow.Client, Target.Endpoint, idle.TotalSeconds);
+                ProxyLog.FlowExpired(Logger, flow.Client, Target.For(flow.Client.Address), idle.TotalSeconds);
                 Close(flow);
             }
         }

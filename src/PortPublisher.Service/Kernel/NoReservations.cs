@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using PortPublisher.Core.Allocation;
 
 namespace PortPublisher.Service.Kernel;
@@ -18,7 +17,7 @@ internal sealed class NoReservations : IReservationSet
     {
     }
 
-    public SafeSocketHandle? Take(HostBinding binding) => null;
+    public PortHold? Take(HostBinding binding) => null;
 
     public void ReleaseAll()
     {

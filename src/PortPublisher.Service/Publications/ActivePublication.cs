@@ -61,22 +61,35 @@ internal sealed class ActivePublication(string name, string netns, ITargetNamesp
     }
 
     /// <summary>
-    /// Whether the binding's socket listens. A NAT'ed wildcard binding listens only for the host's own loopback clients,
-    /// so it stands aside when the same publication has a specific address of its family on its port and protocol
-    /// (<c>-p 127.0.0.1::80 -p 80</c> gives both one port, as Docker does): that binding's listener takes the port.
+    /// The bindings whose socket listens, in order. A NAT'ed wildcard binding listens only for the host's own loopback
+    /// clients, so it stands aside when the same publication has a specific address of its family on its port and
+    /// protocol (<c>-p 127.0.0.1::80 -p 80</c> gives both one port, as Docker does): that binding's listener takes the
+    /// port. O(bindings): a 10,000-port range is one pass, not one pass per binding.
     /// </summary>
-    public bool Listens(ActiveBinding binding)
+    public IEnumerable<ActiveBinding> Listeners()
     {
-        ArgumentNullException.ThrowIfNull(binding);
-        if (!binding.Listens || Cni is not null)
+        if (Cni is not null)
         {
-            return false;
+            yield break; // the runtime holds a CNI attachment's ports
         }
 
-        bool wildcard = binding.Host.HostIp.Equals(System.Net.IPAddress.Any) || binding.Host.HostIp.Equals(System.Net.IPAddress.IPv6Any);
-        return binding.Carrier != Carrier.Nat || !wildcard || !Bindings.Any(o => !ReferenceEquals(o, binding) && o.Listens
-            && o.Host.HostPort == binding.Host.HostPort && o.Host.Protocol == binding.Host.Protocol
-            && o.Host.HostIp.AddressFamily == binding.Host.HostIp.AddressFamily && !o.Host.HostIp.Equals(binding.Host.HostIp));
+        HashSet<(ushort Port, Protocol Protocol, System.Net.Sockets.AddressFamily Family)> specific = [];
+        foreach (ActiveBinding b in Bindings)
+        {
+            if (b.Listens && !IsWildcard(b))
+            {
+                specific.Add((b.Host.HostPort, b.Host.Protocol, b.Host.HostIp.AddressFamily));
+            }
+        }
+
+        foreach (ActiveBinding b in Bindings)
+        {
+            if (b.Listens && (b.Carrier != Carrier.Nat || !IsWildcard(b) || specific.Count == 0
+                || !specific.Contains((b.Host.HostPort, b.Host.Protocol, b.Host.HostIp.AddressFamily))))
+            {
+                yield return b;
+            }
+        }
     }
 
     public PublicationDto ToDto() => new(
@@ -87,16 +100,33 @@ internal sealed class ActivePublication(string name, string netns, ITargetNamesp
         Warnings.Count > 0 ? Warnings : null,
         Cni);
 
-    public StoredPublication ToStored() => new(
-        Name,
-        Netns,
-        Namespace?.Path,
-        Namespace?.Identity.Device ?? 0,
-        Namespace?.Identity.Inode ?? 0,
-        Specs,
-        [.. Bindings.Select(b => new StoredBinding(GoNet.FormatIP(b.Host.HostIp), b.Host.HostPort, b.Host.Protocol.ToName(), b.Host.ContainerPort, b.Carrier.ToName(), GoNet.FormatIP(b.TargetIp)))],
-        Warnings.Count > 0 ? Warnings : null,
-        Cni);
+    public StoredPublication ToStored()
+    {
+        // A range has a handful of distinct addresses and 20,000 bindings: each address is formatted once.
+        var formatted = new Dictionary<System.Net.IPAddress, string>();
+        string Format(System.Net.IPAddress ip)
+        {
+            if (!formatted.TryGetValue(ip, out string? text))
+            {
+                formatted[ip] = text = GoNet.FormatIP(ip);
+            }
+
+            return text;
+        }
+
+        return new(
+            Name,
+            Netns,
+            Namespace?.Path,
+            Namespace?.Identity.Device ?? 0,
+            Namespace?.Identity.Inode ?? 0,
+            Specs,
+            StoredBindingRuns.Compress([.. Bindings.Select(b => new StoredBinding(Format(b.Host.HostIp), b.Host.HostPort, b.Host.Protocol.ToName(), b.Host.ContainerPort, b.Carrier.ToName(), Format(b.TargetIp)))]),
+            Warnings.Count > 0 ? Warnings : null,
+            Cni);
+    }
+
+    private static bool IsWildcard(ActiveBinding b) => b.Host.HostIp.Equals(System.Net.IPAddress.Any) || b.Host.HostIp.Equals(System.Net.IPAddress.IPv6Any);
 
     private bool LoopbackCompanion(ActiveBinding b) =>
         Cni is { Snat: true } && b.Carrier == Carrier.Nat && b.Host.HostIp.Equals(System.Net.IPAddress.Any);

@@ -116,11 +116,13 @@ internal sealed class PublicationRegistry(IStateStore store)
         PortPublisherMetrics.Publications.Set(_published.Count);
     }
 
-    /// <summary>Updates what readers see of one publication after it changed or went.</summary>
-    public void RefreshSnapshot(string name)
+    /// <summary>Updates what readers see of one publication after it changed or went; what they see of it now (null: gone).</summary>
+    public PublicationDto? RefreshSnapshot(string name)
     {
-        _published = _publications.TryGetValue(name, out ActivePublication? p) ? _published.SetItem(name, p.ToDto()) : _published.Remove(name);
+        PublicationDto? dto = _publications.TryGetValue(name, out ActivePublication? p) ? p.ToDto() : null;
+        _published = dto is not null ? _published.SetItem(name, dto) : _published.Remove(name);
         PortPublisherMetrics.Publications.Set(_published.Count);
+        return dto;
     }
 
     private sealed record SnapshotCache(ImmutableSortedDictionary<string, PublicationDto> Source, ImmutableArray<PublicationDto> Array);
