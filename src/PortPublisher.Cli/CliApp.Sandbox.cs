@@ -135,21 +135,9 @@ public sealed partial class CliApp
                 // Joiners first, so that "rm a1 a2 a3" works whichever order a3 (container:a2), a2 (container:a1)
                 // and a1 are named in: deepest first.
                 List<SandboxDto> all = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, "v1/sandboxes"), SandboxJsonContext.Default.ListSandboxDto, ct);
-                Dictionary<string, string> joins = all.Where(s => s.Joins).ToDictionary(s => s.Name, s => s.Network[NetworkMode.ContainerPrefix.Length..], StringComparer.Ordinal);
-                int Depth(string n)
-                {
-                    int d = 0;
-                    for (string? at = n; at is not null && joins.TryGetValue(at, out string? up) && d <= joins.Count; at = up)
-                    {
-                        d++;
-                    }
-
-                    return d;
-                }
-
                 string suffix = p.GetValue(force) ? "?force=true" : string.Empty;
                 int code = ExitCodes.Ok;
-                foreach (string n in given.Distinct(StringComparer.Ordinal).OrderByDescending(Depth))
+                foreach (string n in RemovalOrder.Of(all, given))
                 {
                     try
                     {

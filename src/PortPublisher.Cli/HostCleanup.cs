@@ -97,32 +97,20 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
 
         // Joiners before what they join, however deep the chain; and by force: cleanup removes everything, and what
         // still runs in a sandbox would lose its network anyway.
-        Dictionary<string, string> joins = all.Where(s => s.Joins).ToDictionary(s => s.Name, s => s.Network[NetworkMode.ContainerPrefix.Length..], StringComparer.Ordinal);
-        int Depth(string n)
-        {
-            int d = 0;
-            for (string? at = n; joins.TryGetValue(at, out string? up) && d <= joins.Count; at = up)
-            {
-                d++;
-            }
-
-            return d;
-        }
-
         int code = ExitCodes.Ok;
-        foreach (SandboxDto s in all.OrderByDescending(s => Depth(s.Name)).ThenBy(s => s.Name, StringComparer.Ordinal))
+        foreach (string name in RemovalOrder.Of(all, all.Select(s => s.Name).Order(StringComparer.Ordinal)))
         {
             try
             {
-                await client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"v1/sandboxes/{Uri.EscapeDataString(s.Name)}?force=true"), SandboxJsonContext.Default.SandboxDto, ct);
-                await stdout.WriteLineAsync($"removed sandbox {s.Name}");
+                await client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"v1/sandboxes/{Uri.EscapeDataString(name)}?force=true"), SandboxJsonContext.Default.SandboxDto, ct);
+                await stdout.WriteLineAsync($"removed sandbox {name}");
             }
             catch (ServiceErrorException e) when (e.Status == HttpStatusCode.NotFound)
             {
             }
             catch (ServiceErrorException e)
             {
-                await stderr.WriteLineAsync($"portpublisher: sandbox rm {s.Name}: {e.Message}");
+                await stderr.WriteLineAsync($"portpublisher: sandbox rm {name}: {e.Message}");
                 code = ExitCodes.Failed;
             }
         }

@@ -69,7 +69,7 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
                 if (SandboxExists(lab, name))
                 {
                     whole++;
-                    JsonElement s = Inspect(lab, name);
+                    JsonElement s = SandboxTests.Inspect(lab, name);
                     Assert.False(s.TryGetProperty("phase", out _), $"still {s}");
                     Assert.True(File.Exists($"/run/netns/{name}"));
                     Assert.Equal("k9\n", File.ReadAllText($"/etc/netns/{name}/hostname"));
@@ -171,7 +171,7 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
             (int code, _, string err) = lab.Cli("sandbox", "rm", name);
             Assert.Equal(1, code);
             Assert.Contains($"{lab.StateDir}/sandboxes.json", err, StringComparison.Ordinal);
-            Assert.False(Inspect(lab, name).TryGetProperty("phase", out _));
+            Assert.False(SandboxTests.Inspect(lab, name).TryGetProperty("phase", out _));
             Assert.Equal("80/tcp -> 0.0.0.0:7660\n80/tcp -> [::]:7660\n", lab.Cli("port", name).Stdout);
             Assert.True(File.Exists($"/run/netns/{name}"));
 
@@ -244,7 +244,7 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
         {
             Assert.Equal(0, lab.Cli("sandbox", "create", a).Code);
             Assert.Equal(0, lab.Cli("sandbox", "create", b).Code);
-            string ipB = Inspect(lab, b).GetProperty("ip").GetString()!;
+            string ipB = SandboxTests.Inspect(lab, b).GetProperty("ip").GetString()!;
             Assert.Equal(0, Run("ip", ["netns", "exec", a, "ping", "-c1", "-W2", ipB]).Code);
 
             lab.InHost("ip link del pp0");
@@ -276,7 +276,7 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
             Assert.Equal(1, code);
             Assert.Contains($"bridge pp0 belongs to \"portpublisher {Path.GetFullPath(lab.StateDir)}\"", err, StringComparison.Ordinal);
             Assert.False(File.Exists($"/run/netns/{b}"));
-            Assert.Equal(0, Run("ip", ["netns", "exec", a, "ping", "-c1", "-W2", Inspect(lab, a).GetProperty("gateway").GetString()!]).Code);
+            Assert.Equal(0, Run("ip", ["netns", "exec", a, "ping", "-c1", "-W2", SandboxTests.Inspect(lab, a).GetProperty("gateway").GetString()!]).Code);
         }
         finally
         {
@@ -335,14 +335,6 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return p;
-    }
-
-    private static JsonElement Inspect(Lab lab, string name)
-    {
-        (int code, string stdout, string stderr) = lab.Cli("sandbox", "inspect", name);
-        Assert.True(code == 0, stderr);
-        using JsonDocument d = JsonDocument.Parse(stdout);
-        return d.RootElement.Clone();
     }
 
     private static (int, string) Out((int Code, string Stdout, string Stderr) r) => (r.Code, r.Stdout);

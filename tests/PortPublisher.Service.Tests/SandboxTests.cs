@@ -295,7 +295,8 @@ public sealed class SandboxTests(SandboxLabFixture fixture) : IClassFixture<Sand
 
     private static bool NamespaceFileExists(string name) => File.Exists(Path.Combine("/run/netns", name));
 
-    private static JsonElement Inspect(Lab lab, string name)
+    /// <summary><c>sandbox inspect NAME</c>'s JSON (the test fails when it is not there).</summary>
+    internal static JsonElement Inspect(Lab lab, string name)
     {
         (int code, string stdout, string stderr) = lab.Cli("sandbox", "inspect", name);
         Assert.True(code == 0, stderr);
