@@ -44,7 +44,7 @@ public sealed class ChurnSoakTests
         // over the churn the managed heap stays at 3-15 MiB, threads at 22-24 and fds flat, while VmRSS ends 5-9 %
         // above a quiet baseline taken after 40-50 warm-up cycles (RssShmem, where the runtime keeps jitted code under
         // W^X, RssAnon from GC and malloc budgets). So "within 5 % of the baseline" fails with nothing leaking. What is
-        // asserted instead: fds back within 5 %; VmRSS at most 15 % over the baseline; and no growth past 5 % over the
+        // asserted instead: fds back within 5 %; VmRSS at most 25 % over the baseline; and no growth past 10 % over the
         // churn's second half, where a leak keeps climbing and warm-up growth does not.
         int pid = lab.ServicePid;
         long requests = 0;
@@ -132,14 +132,20 @@ public sealed class ChurnSoakTests
             // 16: between two quiet moments it can differ by up to 16 with nothing leaked (seen: 259 → 273).
             // VmRSS: 25 %. On a loaded machine the runtime's tier-1 recompilation lags the warm-up and lands during the
             // churn (JIT'd code shows as shmem, its double mapping, and GC regions as anon): seen 18 % with 9 MiB
-            // managed at the end, levelling off. The climb check below (the churn's second half, 5 %) is the leak test.
+            // managed at the end, levelling off. The climb check below (the churn's second half, 10 %) and the metric series check are the leak tests.
             return Math.Abs(fds - fdBase) <= (fdBase * 0.05) + StockBand && end.Rss <= rssBase * 1.25;
         }
 
         await Net.Eventually(Settled, 30_000, () =>
             $"after {warm} warm-up cycles, fds ({fdBase} at baseline) back within 5 % (+{StockBand}, the socket stock's refill band) and VmRSS ({rssBase} KiB) within 25 % (last: {fds} fds, {end}; at baseline {quiet}; "
             + $"every tenth of the churn: {string.Join("; ", trail)}; at the end {Metric(lab, "dotnet_total_memory_bytes") / (1 << 20):F0} MiB managed, {Metric(lab, "process_num_threads"):F0} threads, gen2 GCs {Metric(lab, "dotnet_collection_count_total", "generation=\"2\""):F0})");
-        Assert.True(rssChurnEnd <= rssHalf * 1.05, $"VmRSS grew from {rssHalf} KiB at the churn's half to {rssChurnEnd} KiB at its end (over 5 %): every tenth: {string.Join("; ", trail)}");
+        // The per-publication state a leak would keep: every churned publication's metric series must be gone.
+        string[] leftSeries = [.. lab.InHost($"curl -sf http://127.0.0.1:{lab.MetricsPort}/metrics").Split('\n').Where(l => l.Contains("publication=\"churn", StringComparison.Ordinal))];
+        Assert.True(leftSeries.Length == 0, $"metric series of unpublished publications remain: {string.Join("; ", leftSeries.Take(5))}");
+
+        // 10 %: over 100 cycles on a loaded 2-core CI machine the runtime is still settling (seen: 7.7 % over the
+        // second half at 100 cycles, 1.9 % at 400, levelling off); a leak of the size RSS can show keeps climbing.
+        Assert.True(rssChurnEnd <= rssHalf * 1.10, $"VmRSS grew from {rssHalf} KiB at the churn's half to {rssChurnEnd} KiB at its end (over 10 %): every tenth: {string.Join("; ", trail)}");
         Soak.Report(string.Create(CultureInfo.InvariantCulture,
             $"| publish/unpublish churn | {cycles} cycles in {churnTime.TotalSeconds:F0} s after {warm} warm-up cycles, 0 CLI errors, {megabytes} MB NAT'ed transfer intact (sha256), {requests} proxied requests | fds {fdBase} → {fds}; VmRSS {rssBase} → {end.Rss} KiB ({(end.Rss - rssBase) * 100.0 / rssBase:F1} %), {rssHalf} → {rssChurnEnd} KiB over the churn's second half; quiet at baseline {quiet}, at the end {end} |"));
     }
