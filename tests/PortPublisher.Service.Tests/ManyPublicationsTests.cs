@@ -23,6 +23,7 @@ public sealed partial class ManyPublicationsTests
     public async Task ManyPublicationsComeBackFromAKillAndARestartAsTheyWere()
     {
         await using Lab lab = await StartAsync(containerIPv6: true);
+        int idle = Descriptors(lab);
         using (HttpClient http = Client(lab))
         {
             for (int i = 0; i < Count; i++)
@@ -44,6 +45,10 @@ public sealed partial class ManyPublicationsTests
         Snapshot before = await Take(lab);
         Assert.Equal(Count + 1, before.Publications.Count);
         Assert.Equal(before.Ports, before.Listeners); // one listening socket per TCP port: pairs share one
+
+        // One descriptor per reserved port (a pair's included) and nothing per publication: the 301 share one handle of
+        // their namespace (each held its own before issue 13).
+        Assert.InRange(Descriptors(lab) - idle, before.Sockets, before.Sockets + 40);
 
         lab.StopService(kill: true);
         await lab.StartServiceAsync();
@@ -69,11 +74,15 @@ public sealed partial class ManyPublicationsTests
         List<PublicationDto> all = (await http.GetFromJsonAsync("v1/publications", ApiJsonContext.Default.ListPublicationDto, TestContext.Current.CancellationToken))!;
         var publications = all.ToDictionary(p => p.Name, p => JsonSerializer.Serialize(p, ApiJsonContext.Default.PublicationDto));
         int tcpPorts = all.SelectMany(p => p.Bindings).Where(b => b.Protocol == "tcp").Select(b => (b.HostIp is "0.0.0.0" or "::" ? "*" : b.HostIp, b.HostPort)).Distinct().Count();
+        int sockets = all.SelectMany(p => p.Bindings.GroupBy(b => (b.HostPort, b.Protocol)))
+            .Sum(g => g.Count() == 2 && g.Any(b => b.HostIp == "0.0.0.0") && g.Any(b => b.HostIp == "::") ? 1 : g.Count());
         int listeners = lab.InHost("ss -Hlnt '( sport >= :30000 and sport <= :31599 )'").Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
         int elements = Key().Count(lab.InHost("nft list map ip portpublisher published_any") + lab.InHost("nft list map ip6 portpublisher published_any")
             + lab.InHost("nft list map ip portpublisher published") + lab.InHost("nft list map ip6 portpublisher published"));
-        return new Snapshot(publications, tcpPorts, listeners, elements);
+        return new Snapshot(publications, tcpPorts, listeners, elements, sockets);
     }
+
+    private static int Descriptors(Lab lab) => Directory.GetFiles($"/proc/{lab.ServicePid}/fd").Length;
 
     private static HttpClient Client(Lab lab) => new(new SocketsHttpHandler
     {
@@ -93,9 +102,9 @@ public sealed partial class ManyPublicationsTests
     private static partial Regex Key();
 
     /// <summary>What must survive a restart: every publication as the API shows it, and what the kernel holds for them.</summary>
-    private sealed record Snapshot(Dictionary<string, string> Publications, int Ports, int Listeners, int Elements)
+    private sealed record Snapshot(Dictionary<string, string> Publications, int Ports, int Listeners, int Elements, int Sockets)
     {
-        public bool Equals(Snapshot? other) => other is not null && Ports == other.Ports && Listeners == other.Listeners && Elements == other.Elements
+        public bool Equals(Snapshot? other) => other is not null && Ports == other.Ports && Listeners == other.Listeners && Elements == other.Elements && Sockets == other.Sockets
             && Publications.Count == other.Publications.Count && Publications.All(kv => other.Publications.TryGetValue(kv.Key, out string? v) && v == kv.Value);
 
         public override int GetHashCode() => HashCode.Combine(Ports, Listeners, Elements, Publications.Count);

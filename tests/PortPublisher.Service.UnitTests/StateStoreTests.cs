@@ -35,6 +35,26 @@ public sealed class StateStoreTests : IDisposable
         Assert.Equal(["new", "old"], new StateStore(_dir).Load().Publications.Select(p => p.Name));
     }
 
+    [Fact]
+    public void AVersion1StateJsonIsReadAsItIs()
+    {
+        // Written by a service before issue 13: no runs. Read, and saved again as version 2 at the next compaction.
+        File.WriteAllText(Path.Combine(_dir, StateStore.FileName), """
+            {"version": 1, "publications": [{"name": "old", "netns": "web", "netnsPath": "/run/netns/web", "netnsDevice": 1, "netnsInode": 2,
+              "specs": ["80"], "bindings": [{"hostIp": "0.0.0.0", "hostPort": 32768, "protocol": "tcp", "containerPort": 80, "carrier": "nat", "targetIp": "10.88.0.2"}]}]}
+            """);
+        StoredPublication p = Assert.Single(new StateStore(_dir).Load().Publications);
+        Assert.Equal(new StoredBinding("0.0.0.0", 32768, "tcp", 80, "nat", "10.88.0.2"), Assert.Single(p.Bindings));
+    }
+
+    [Fact]
+    public void AVersionItDoesNotKnowStopsTheStart()
+    {
+        File.WriteAllText(Path.Combine(_dir, StateStore.FileName), """{"version": 3, "publications": []}""");
+        InvalidDataException e = Assert.Throws<InvalidDataException>(() => new StateStore(_dir).Load());
+        Assert.Contains("state version 3 is not 2", e.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(1)]   // inside the header
     [InlineData(13)]  // inside the payload: the header is whole, the bytes are not
