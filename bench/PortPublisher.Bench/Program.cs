@@ -4,6 +4,7 @@ using PortPublisher.Bench;
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- nat-program [rounds] [max bindings for the one-nft-per-binding column]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- connection-cost [connections] [rounds]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- proxy-compare PATH/TO/docker-proxy [rounds] [held connections]
+//   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- service-compare [--docker-proxy PATH] [--rounds N] [--seconds N] [--only …] [--strace] [--perf DIR]
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- publish-range Release [rounds]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- soak [churn cycles] [hang rounds] [kills] [range cycles] [transfer MB]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- fuzz [netlink|spec|all] [--seconds N | --cases N] [--threads N] [--capture]
@@ -35,6 +36,8 @@ switch (mode)
         return PortPublisher.Bench.Fuzz.FuzzCommand.Run(args);
     case "proxy-serve":
         return await ProxyServe.Run(args);
+    case "service-compare":
+        return await ServiceCompareBench.Run(args);
     case "proxy-compare":
         await ProxyCompareBench.Run(
             dockerProxy: args.Length > 1 ? args[1] : "/usr/sbin/docker-proxy",
@@ -43,7 +46,7 @@ switch (mode)
             only: args.Length > 4 ? args[4] : "splice,copy,docker,socat");
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | proxy-compare | proxy-serve | soak | fuzz");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | proxy-compare | proxy-serve | service-compare | soak | fuzz");
         return 2;
 }
 
