@@ -65,7 +65,7 @@ public sealed class UserlandProxy : IAsyncDisposable
         ProxyBinding binding = listener.SocketType switch
         {
             SocketType.Stream => new TcpProxyBinding(listener, target, options, _logger, _time, _loops ?? EventLoop.Group),
-            SocketType.Dgram => new UdpProxyBinding(listener, target, options, _logger, _time),
+            SocketType.Dgram => new UdpProxyBinding(listener, target, options, _logger, _time, _loops ?? EventLoop.Group),
             _ => throw new ArgumentException($"cannot proxy {listener.SocketType} sockets", nameof(listener)),
         };
         _bindings[binding] = 0;

@@ -32,6 +32,7 @@ internal sealed unsafe class EventLoop : IDisposable
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly Dictionary<ulong, (IEventHandler Handler, int Tag)> _handlers = [];
     private readonly List<ILoopTicker> _tickers = [];
+    private DatagramBatch? _datagrams;
     private ulong _nextToken = 1; // 0 is the wake fd
     private int _wakePending;
     private int _disposed;
@@ -58,6 +59,9 @@ internal sealed unsafe class EventLoop : IDisposable
     public byte[] Scratch { get; } = GC.AllocateUninitializedArray<byte>(ScratchSize, pinned: true);
 
     public bool IsCurrent => Thread.CurrentThread == _thread;
+
+    /// <summary>The UDP relay's recvmmsg/sendmmsg slots (loop thread only), made when the first UDP binding needs them.</summary>
+    public DatagramBatch Datagrams => _datagrams ??= new DatagramBatch();
 
     /// <summary>
     /// Test hook: runs on the loop thread between the two steps of taking a wake-up (draining the eventfd and clearing
@@ -202,6 +206,7 @@ internal sealed unsafe class EventLoop : IDisposable
         finally
         {
             NativeMemory.Free(events);
+            _datagrams?.Dispose();
             SocketNative.Close(_wakeFd);
             SocketNative.Close(_epfd);
         }
