@@ -237,4 +237,32 @@ public sealed class UdpProxyTests : IDisposable
         Assert.Equal("pong", Encoding.ASCII.GetString(buffer, 0, reply.ReceivedBytes));
         Assert.Equal(to, reply.RemoteEndPoint);
     }
+
+    [Fact]
+    public async Task TwoBindingsOnOneLoopEachAnswerTheirOwnClients()
+    {
+        // Replies of every flow of a loop's pass leave together, one sendmmsg per listener: two bindings on one loop
+        // must not answer through each other's socket.
+        using var loop = new Internal.EventLoop("test udp loop");
+        await using var proxy = new UserlandProxy(null, null, [loop]);
+        ProxyBinding one = proxy.Start(Listener(IPAddress.Loopback), Target), two = proxy.Start(Listener(IPAddress.Loopback), Target);
+        using Socket a = Client(), b = Client();
+        for (int i = 0; i < 20; i++)
+        {
+            await a.SendToAsync(Encoding.ASCII.GetBytes($"one-{i:D2}"), one.Listen);
+            await b.SendToAsync(Encoding.ASCII.GetBytes($"two-{i:D2}"), two.Listen);
+        }
+
+        foreach ((Socket client, ProxyBinding binding, string name) in new[] { (a, one, "one"), (b, two, "two") })
+        {
+            var buffer = new byte[2048];
+            for (int i = 0; i < 20; i++)
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                SocketReceiveFromResult r = await client.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+                Assert.StartsWith($"{name}-{i:D2} from", Encoding.ASCII.GetString(buffer, 0, r.ReceivedBytes), StringComparison.Ordinal);
+                Assert.Equal(binding.Listen, r.RemoteEndPoint);
+            }
+        }
+    }
 }

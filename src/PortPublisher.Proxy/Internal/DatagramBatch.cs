@@ -7,7 +7,10 @@ namespace PortPublisher.Proxy.Internal;
 /// Up to <see cref="Capacity"/> datagrams moved with one recvmmsg(2) and one sendmmsg(2) each way, for the UDP relay on
 /// an event loop: one per loop (a loop runs one handler at a time), in native memory. Each slot holds a datagram of
 /// any size (64 KiB), its peer's sockaddr and its control messages; pages the kernel never writes to are never
-/// resident, so small datagrams cost a page per slot, not 64 KiB. What a call received is valid until the next call.
+/// resident, so small datagrams cost a page per slot, not 64 KiB. Replies are not sent by the handler that read them:
+/// they wait in their slots (<see cref="QueueReplies"/>) until the loop's pass is over (<see cref="Flush"/>), so the
+/// replies of every flow that had one in a pass leave in one sendmmsg per listener, not one per flow. What
+/// <see cref="Receive"/> read stays valid until the next call; it never touches slots holding queued replies.
 /// </summary>
 internal sealed unsafe partial class DatagramBatch : IDisposable
 {
@@ -34,6 +37,8 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     private readonly iovec* _sendIov;
     private readonly mmsghdr* _received;
     private readonly mmsghdr* _send;
+    private readonly (int Fd, ProxyCounters? Counters)[] _queued = new (int, ProxyCounters?)[Capacity];
+    private int _used;
     private int _disposed;
 
     public DatagramBatch()
@@ -52,14 +57,29 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
         }
     }
 
+    /// <summary>Slots free for a receive: those not holding queued replies.</summary>
+    public int Free => Capacity - _used;
+
+    /// <summary>The first slot the next <see cref="Receive"/> fills.</summary>
+    public int First => _used;
+
+    public bool HasReplies => _used > 0;
+
     /// <summary>
-    /// recvmmsg(2) without waiting: up to <see cref="Capacity"/> datagrams into the slots, with each sender's address
-    /// when <paramref name="addresses"/> and its destination address (IP_PKTINFO / IPV6_PKTINFO, if the socket asks
-    /// for it) when <paramref name="destinations"/>. Returns how many, or -errno (-EAGAIN: none was waiting).
+    /// recvmmsg(2) without waiting: up to <see cref="Free"/> datagrams into the free slots (from <see cref="First"/>
+    /// on), with each sender's address when <paramref name="addresses"/> and its destination address (IP_PKTINFO /
+    /// IPV6_PKTINFO, if the socket asks for it) when <paramref name="destinations"/>. Returns how many, or -errno
+    /// (-EAGAIN: none was waiting).
     /// </summary>
     public int Receive(int fd, bool addresses, bool destinations)
     {
-        for (int i = 0; i < Capacity; i++)
+        int first = _used, count = Capacity - _used;
+        if (count == 0)
+        {
+            return -11; // EAGAIN: no room; the caller flushes first
+        }
+
+        for (int i = first; i < Capacity; i++)
         {
             ref msghdr h = ref _received[i].msg_hdr;
             h.msg_name = addresses ? _names + (i * NameSize) : null;
@@ -73,7 +93,7 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
 
         while (true)
         {
-            int n = recvmmsg(fd, _received, Capacity, MSG_DONTWAIT, null);
+            int n = recvmmsg(fd, _received + first, (uint)count, MSG_DONTWAIT, null);
             if (n >= 0)
             {
                 return n;
@@ -149,29 +169,85 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     }
 
     /// <summary>
-    /// sendmmsg(2) of the first <paramref name="count"/> received datagrams to the sockaddr <paramref name="name"/>,
-    /// each with the control message <paramref name="control"/> (a source-address IP_PKTINFO, or none), without waiting.
-    /// Returns how many left, or -errno for none.
+    /// Receives (recvmmsg, without waiting) what <paramref name="fd"/> has, up to the free slots, and keeps it there as
+    /// replies for <paramref name="listenerFd"/> to send to <paramref name="name"/> with <paramref name="control"/>
+    /// (both copied into the slot) at the next <see cref="Flush"/>, counted in <paramref name="counters"/>. Returns how
+    /// many, or -errno.
     /// </summary>
-    public int SendTo(int fd, int count, ReadOnlySpan<byte> name, ReadOnlySpan<byte> control)
+    public int QueueReplies(int fd, int listenerFd, ReadOnlySpan<byte> name, ReadOnlySpan<byte> control, ProxyCounters counters)
     {
-        fixed (byte* pName = name)
-        fixed (byte* pControl = control)
+        int first = _used;
+        int n = Receive(fd, addresses: false, destinations: false);
+        for (int k = 0; k < n; k++)
         {
-            for (int k = 0; k < count; k++)
+            int slot = first + k;
+            name[..Math.Min(name.Length, NameSize)].CopyTo(new Span<byte>(_names + (slot * NameSize), NameSize));
+            control[..Math.Min(control.Length, ControlSize)].CopyTo(new Span<byte>(_controls + (slot * ControlSize), ControlSize));
+            _received[slot].msg_hdr.msg_namelen = (uint)Math.Min(name.Length, NameSize);
+            _received[slot].msg_hdr.msg_controllen = (uint)Math.Min(control.Length, ControlSize);
+            _queued[slot] = (listenerFd, counters);
+        }
+
+        _used = first + Math.Max(n, 0);
+        return n;
+    }
+
+    /// <summary>Sends every queued reply: one sendmmsg(2) per listener, without waiting; what does not fit is dropped and counted.</summary>
+    public void Flush()
+    {
+        int done = 0;
+        Span<int> slots = stackalloc int[Capacity];
+        while (done < _used)
+        {
+            // The first unsent slot's listener, and every later slot of the same listener, in order.
+            int fd = _queued[done].Fd;
+            int count = 0;
+            for (int slot = done; slot < _used; slot++)
             {
-                ref msghdr h = ref _send[k].msg_hdr;
-                h = default;
-                h.msg_name = pName;
-                h.msg_namelen = (uint)name.Length;
-                h.msg_iov = Received(k);
-                h.msg_iovlen = 1;
-                h.msg_control = control.IsEmpty ? null : pControl;
-                h.msg_controllen = (uint)control.Length;
+                if (_queued[slot].Counters is not null && _queued[slot].Fd == fd)
+                {
+                    slots[count++] = slot;
+                }
             }
 
-            return Send(fd, count);
+            for (int k = 0; k < count; k++)
+            {
+                int slot = slots[k];
+                ref msghdr h = ref _send[k].msg_hdr;
+                h = default;
+                h.msg_name = _names + (slot * NameSize);
+                h.msg_namelen = _received[slot].msg_hdr.msg_namelen;
+                h.msg_iov = Received(slot);
+                h.msg_iovlen = 1;
+                uint controlLen = (uint)(ulong)_received[slot].msg_hdr.msg_controllen;
+                h.msg_control = controlLen == 0 ? null : _controls + (slot * ControlSize);
+                h.msg_controllen = controlLen;
+            }
+
+            int sent = Send(fd, count);
+            for (int k = 0; k < count; k++)
+            {
+                int slot = slots[k];
+                ProxyCounters counters = _queued[slot].Counters!;
+                if (k < sent)
+                {
+                    counters.AddToClient(_received[slot].msg_len);
+                }
+                else
+                {
+                    counters.Error(ProxyErrorKind.SendFailed); // a full send buffer or an error: dropped, as UDP may
+                }
+
+                _queued[slot] = default;
+            }
+
+            while (done < _used && _queued[done].Counters is null)
+            {
+                done++;
+            }
         }
+
+        _used = 0;
     }
 
     public void Dispose()

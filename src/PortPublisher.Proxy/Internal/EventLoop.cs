@@ -186,6 +186,13 @@ internal sealed unsafe class EventLoop : IDisposable
                     }
                 }
 
+                // UDP replies the handlers queued leave now, in one sendmmsg per listener; before the posted actions,
+                // one of which may be a stop that lets the listener's fd be closed once it has run.
+                if (_datagrams is { HasReplies: true } datagrams)
+                {
+                    datagrams.Flush();
+                }
+
                 if (woken)
                 {
                     TakeWakeUp();

@@ -74,15 +74,22 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
         }
 
         DatagramBatch batch = _loop.Datagrams;
+        if (batch.Free < DatagramBatch.Capacity / 2)
+        {
+            batch.Flush(); // replies queued earlier in this pass leave now, so this batch has room
+        }
+
+        int first = batch.First;
         int n = batch.Receive(_fd, addresses: true, destinations: _wildcard);
         if (n <= 0)
         {
             return; // EAGAIN (another pass took them), or an error of an earlier send; the socket stays watched
         }
 
+        int end = first + n;
         long now = Time.GetTimestamp();
         UdpFlow?[] flows = _batchFlows;
-        for (int i = 0; i < n; i++)
+        for (int i = first; i < end; i++)
         {
             flows[i] = GetOrOpen(batch, i, now);
         }
@@ -90,7 +97,7 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
         Span<int> slots = stackalloc int[DatagramBatch.Capacity];
         Span<bool> sent = stackalloc bool[DatagramBatch.Capacity];
         long bytes = 0;
-        for (int i = 0; i < n; i++)
+        for (int i = first; i < end; i++)
         {
             if (sent[i] || flows[i] is not { } flow)
             {
@@ -99,7 +106,7 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
 
             // Every datagram of this flow in the batch, in order, in one sendmmsg.
             int count = 0;
-            for (int j = i; j < n; j++)
+            for (int j = i; j < end; j++)
             {
                 if (!sent[j] && ReferenceEquals(flows[j], flow))
                 {
@@ -127,14 +134,17 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
             }
         }
 
-        Array.Clear(flows, 0, n); // the loop's next batch may be another binding's: hold no flow past this one
+        Array.Clear(flows, first, n); // the loop's next batch may be another binding's: hold no flow past this one
         if (bytes > 0)
         {
             Counters.AddToTarget(bytes);
         }
     }
 
-    /// <summary>Replies on a flow's upstream socket: one recvmmsg, one sendmmsg to the client (from the address it used).</summary>
+    /// <summary>
+    /// Replies on a flow's upstream socket: one recvmmsg into the loop's batch, where they wait until the pass is over
+    /// and leave with every other flow's in one sendmmsg (from the address the client sent to).
+    /// </summary>
     public void Reply(UdpFlow flow)
     {
         if (flow.Closed || _stopped)
@@ -143,30 +153,16 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
         }
 
         DatagramBatch batch = _loop.Datagrams;
-        int n = batch.Receive(flow.Fd, addresses: false, destinations: false);
-        if (n <= 0)
+        if (batch.Free == 0)
         {
-            // -ECONNREFUSED: the target answered an earlier datagram with ICMP port unreachable; the flow stays. The
-            // error was consumed, and what else is queued raises the (level-triggered) event again.
-            return;
+            batch.Flush();
         }
 
-        flow.LastActivity = Time.GetTimestamp();
-        int done = batch.SendTo(_fd, n, flow.ClientAddress, flow.SourceControl);
-        long bytes = 0;
-        for (int k = 0; k < Math.Max(done, 0); k++)
+        // -ECONNREFUSED: the target answered an earlier datagram with ICMP port unreachable; the flow stays. The
+        // error was consumed, and what else is queued raises the (level-triggered) event again.
+        if (batch.QueueReplies(flow.Fd, _fd, flow.ClientAddress, flow.SourceControl, Counters) > 0)
         {
-            bytes += batch.Length(k);
-        }
-
-        if (bytes > 0)
-        {
-            Counters.AddToClient(bytes);
-        }
-
-        if (done < n)
-        {
-            Counters.Error(ProxyErrorKind.SendFailed);
+            flow.LastActivity = Time.GetTimestamp();
         }
     }
 
