@@ -44,14 +44,18 @@ internal sealed class BenchTopology : IDisposable
     /// <summary>A directory of this topology's own (configs, pid files), removed on dispose.</summary>
     public string Dir => _dir;
 
-    /// <summary>Creates the namespaces and links and starts the container's backends.</summary>
-    public static BenchTopology Create(string prefix)
+    /// <summary>Creates the namespaces and links and (unless told not to) starts the container's backends.</summary>
+    public static BenchTopology Create(string prefix, bool backends = true)
     {
         var t = new BenchTopology(prefix);
         try
         {
             t.Build();
-            t.StartBackends();
+            if (backends)
+            {
+                t.StartBackends();
+            }
+
             return t;
         }
         catch

@@ -27,14 +27,18 @@ internal static class LoadTools
         }
     }
 
-    /// <summary>UDP datagrams per second that reached the iperf3 server (sent as fast as iperf3 can, <see cref="UdpBulkSize"/> bytes each).</summary>
-    public static double IperfUdp(BenchTopology t, string host, int port, int seconds)
+    /// <summary>
+    /// UDP datagrams per second that reached the iperf3 server (sent as fast as iperf3 can, <see cref="UdpBulkSize"/>
+    /// bytes each), and how many reached it in all.
+    /// </summary>
+    public static (double Rate, double Datagrams) IperfUdp(BenchTopology t, string host, int port, int seconds)
     {
         JsonDocument d = IperfRetrying(t, $"-c {host} -p {port} -t {seconds} -u -b 0 -l {UdpBulkSize}", seconds);
         using (d)
         {
             JsonElement sum = d.RootElement.GetProperty("end").GetProperty("sum_received");
-            return sum.GetProperty("bytes").GetDouble() / UdpBulkSize / sum.GetProperty("seconds").GetDouble();
+            double datagrams = sum.GetProperty("bytes").GetDouble() / UdpBulkSize;
+            return (datagrams / sum.GetProperty("seconds").GetDouble(), datagrams);
         }
     }
 
@@ -71,20 +75,30 @@ internal static class LoadTools
         return (rate, requests);
     }
 
-    /// <summary>DNS-style request/response: dnsperf's completed queries per second (16 client sockets, 64 queries in flight).</summary>
-    public static double Dnsperf(BenchTopology t, string host, int port, int seconds)
+    /// <summary>DNS-style request/response: dnsperf's completed queries per second (16 client sockets, 64 queries in flight), and how many completed.</summary>
+    public static (double Rate, double Queries) Dnsperf(BenchTopology t, string host, int port, int seconds)
     {
         string output = Sh($"ip netns exec {t.Client} timeout -k 2 {seconds + Slack} dnsperf -s {host} -p {port} -d {t.QueryFile} -l {seconds} -c 16 -q 64 -t 1", TimeSpan.FromSeconds(seconds + Slack + 5));
+        double rate = double.NaN, completed = double.NaN;
         foreach (string raw in output.Split('\n'))
         {
             string line = raw.Trim();
             if (line.StartsWith("Queries per second:", StringComparison.Ordinal))
             {
-                return double.Parse(line["Queries per second:".Length..].Trim(), CultureInfo.InvariantCulture);
+                rate = double.Parse(line["Queries per second:".Length..].Trim(), CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("Queries completed:", StringComparison.Ordinal))
+            {
+                completed = double.Parse(line["Queries completed:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
             }
         }
 
-        throw new InvalidOperationException($"dnsperf via {host}:{port} printed no rate: {output}");
+        if (double.IsNaN(rate) || double.IsNaN(completed) || completed == 0)
+        {
+            throw new InvalidOperationException($"dnsperf via {host}:{port} completed no queries: {output}");
+        }
+
+        return (rate, completed);
     }
 
     private static JsonDocument IperfRetrying(BenchTopology t, string args, int seconds)

@@ -31,6 +31,8 @@ internal static class ServiceCompareBench
         ("dns", "DNS-style UDP request/response/s (dnsperf, 16 sockets, 64 in flight)", true, "N0"),
         ("udpbulk", $"UDP bulk datagrams/s delivered (iperf3 -u -b 0, {LoadTools.UdpBulkSize} B)", true, "N0"),
         ("proxycpu", "proxy CPU per short conn, µs", false, "F1"),
+        ("dnscpu", "proxy CPU per DNS request/response, µs", false, "F1"),
+        ("bulkcpu", "proxy CPU per bulk datagram delivered, µs", false, "F2"),
         ("kernelcpu", "kernel CPU per short conn, whole machine, µs", false, "F1"),
         ("switches", "proxy voluntary context switches per short conn", false, "F2"),
         ("idlemem", "proxy RSS per idle held connection, B", false, "N0"),
@@ -47,6 +49,9 @@ internal static class ServiceCompareBench
         ["dns"] = 1.5,
         ["udpbulk"] = 1.5,
     };
+
+    /// <summary>Rows that only proxies have, so no NAT ratio.</summary>
+    private static readonly string[] ProxyOnly = ["proxycpu", "dnscpu", "bulkcpu", "switches", "idlemem"];
 
     /// <summary>Ours NAT against the one-rule nft map: at least 0.97× on every rate (at most 1/0.97× the kernel CPU).</summary>
     private const double NatGoal = 0.97;
@@ -187,6 +192,11 @@ internal static class ServiceCompareBench
                 {
                     _ = LoadTools.Dnsperf(p.Topology, p.Target, dns, 2);
                 }
+
+                if (p.UdpIperfPort is int udp)
+                {
+                    _ = LoadTools.IperfUdp(p.Topology, p.Target, udp, 2);
+                }
             }
 
             var results = Tests.ToDictionary(t => t.Key, _ => peers.ToDictionary(p => p, _ => new List<double>()));
@@ -278,12 +288,24 @@ internal static class ServiceCompareBench
         results["keepalive"][p].Add(LoadTools.Wrk(t.Client, p.Url, 2, 32, seconds, close: false).Rate);
         if (p.DnsPort is int dns)
         {
-            results["dns"][p].Add(LoadTools.Dnsperf(t, p.Target, dns, seconds));
+            double c0 = pids.Sum(ProcessStats.CpuSeconds);
+            (double qps, double queries) = LoadTools.Dnsperf(t, p.Target, dns, seconds);
+            results["dns"][p].Add(qps);
+            if (p.IsProxy)
+            {
+                results["dnscpu"][p].Add((pids.Sum(ProcessStats.CpuSeconds) - c0) * 1e6 / queries);
+            }
         }
 
         if (p.UdpIperfPort is int udp)
         {
-            results["udpbulk"][p].Add(LoadTools.IperfUdp(t, p.Target, udp, seconds));
+            double c0 = pids.Sum(ProcessStats.CpuSeconds);
+            (double delivered, double datagrams) = LoadTools.IperfUdp(t, p.Target, udp, seconds);
+            results["udpbulk"][p].Add(delivered);
+            if (p.IsProxy)
+            {
+                results["bulkcpu"][p].Add((pids.Sum(ProcessStats.CpuSeconds) - c0) * 1e6 / datagrams);
+            }
         }
     }
 
@@ -441,7 +463,7 @@ internal static class ServiceCompareBench
                 : ProxyGoals.TryGetValue(key, out double g)
                     ? Goal(Med(key, proxy) / Med(key, docker), higher ? Med(key, proxy) / Med(key, docker) >= g : Med(key, proxy) / Med(key, docker) <= g, higher ? $"≥ {g:F2}×" : $"≤ {g:F2}×")
                     : Goal(Med(key, proxy) / Med(key, docker), null, null);
-            string natGoal = key is "proxycpu" or "switches" or "idlemem"
+            string natGoal = ProxyOnly.Contains(key)
                 ? "–"
                 : Goal(Med(key, nat) / Med(key, nft), higher ? Med(key, nat) / Med(key, nft) >= NatGoal : Med(key, nat) / Med(key, nft) <= 1 / NatGoal, higher ? $"≥ {NatGoal:F2}×" : $"≤ {1 / NatGoal:F2}×");
             row.Append(CultureInfo.InvariantCulture, $" {proxyGoal} | {natGoal} |");
