@@ -11,8 +11,9 @@
 #   DESTDIR  a staging root: everything is written below it, and nothing is created, started or installed outside it
 #            (no user, no apt-get, no systemctl), so it needs no root.
 #   PORTPUBLISHER_PUBLISHED  a directory with binaries packaging/publish.sh made, instead of building.
-# Building needs the .NET SDK. It runs in a temporary copy of the sources (packaging/publish.sh), so a root build
-# leaves nothing root-owned in the checkout; the NuGet cache used is the invoking user's.
+# Building needs the .NET SDK and clang (the CLI is native: NativeAOT). It runs in a temporary copy of the sources
+# (packaging/publish.sh), so a root build leaves nothing root-owned in the checkout; the NuGet cache used is the
+# invoking user's.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,12 +35,16 @@ lib=$prefix/lib/portpublisher
 work=$(mktemp -d "${TMPDIR:-/tmp}/portpublisher-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# 1. Build (or take) the self-contained binaries.
+# 1. Build (or take) the binaries: the native CLI and the self-contained daemon.
 if [ -n "${PORTPUBLISHER_PUBLISHED:-}" ]; then
   bin=$PORTPUBLISHER_PUBLISHED
 else
   command -v "${DOTNET:-dotnet}" >/dev/null || {
     echo "install.sh: the .NET SDK (dotnet) is needed to build; on Debian, install the .deb instead (packaging/build-deb.sh)" >&2
+    exit 1
+  }
+  command -v clang >/dev/null || {
+    echo "install.sh: clang is needed to build the native portpublisher (Debian: apt-get install clang)" >&2
     exit 1
   }
   bin=$work/bin

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the portpublisher .deb with dpkg-deb: self-contained portpublisherd and portpublisher (no .NET needed on the
-# target), the systemd unit, the default configuration as a conffile, the maintainer scripts (a portpublisher system
-# user and group; enable and start, restart on upgrade, stop on removal, purge the state), bash completion, man pages
-# generated from the binaries' own --help, copyright and changelog.
+# Builds the portpublisher .deb with dpkg-deb: the native portpublisher (NativeAOT) and the self-contained
+# portpublisherd (no .NET needed on the target), the systemd unit, the default configuration as a conffile, the
+# maintainer scripts (a portpublisher system user and group; enable and start, restart on upgrade, stop on removal,
+# purge the state), bash completion, man pages generated from the binaries' own --help, copyright and changelog.
 #   packaging/build-deb.sh [VERSION] [OUTDIR]        (default: 1.0.0, packaging/out)
-# Prints the path of the .deb last. Needs the .NET SDK, dpkg-deb, and unshare (util-linux); it runs the built daemon's
-# --help for its man page inside a throwaway network namespace (unshare -n as root, unshare -rn otherwise), never in
-# this machine's own. Runs as any user: files are owned by root in the package either way (--root-owner-group).
+# Prints the path of the .deb last. Needs the .NET SDK, clang (links the native CLI), dpkg-deb, objcopy and objdump
+# (binutils), and unshare (util-linux); it runs the built daemon's --help for its man page inside a throwaway network
+# namespace (unshare -n as root, unshare -rn otherwise), never in this machine's own. Runs as any user: files are
+# owned by root in the package either way (--root-owner-group).
 # Environment: LINTIAN=1 runs lintian on the result (packaging/lintian-overrides lists what is accepted and why);
 # PORTPUBLISHER_PUBLISHED=DIR packages the binaries publish.sh put in DIR instead of publishing again.
 set -euo pipefail
@@ -22,8 +23,8 @@ case "$arch" in
   *) echo "build-deb.sh: no .NET runtime identifier for $arch" >&2; exit 2 ;;
 esac
 [[ $version =~ ^[0-9][A-Za-z0-9.+~-]*$ ]] || { echo "build-deb.sh: invalid version '$version'" >&2; exit 2; }
-for tool in dpkg-deb unshare gzip; do
-  command -v "$tool" >/dev/null || { echo "build-deb.sh: $tool is missing (apt-get install dpkg util-linux gzip)" >&2; exit 1; }
+for tool in dpkg-deb unshare gzip objcopy; do
+  command -v "$tool" >/dev/null || { echo "build-deb.sh: $tool is missing (apt-get install dpkg util-linux gzip binutils)" >&2; exit 1; }
 done
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/portpublisher-deb.XXXXXX")
@@ -40,6 +41,10 @@ else
   RID=$rid "$here/publish.sh" "$lib" "$version"
 fi
 published=$SECONDS
+
+# As dh_strip does: the native CLI's .comment (compiler idents of the objects linked in) is not needed at run time.
+# (The daemon's cannot be touched: its single-file bundle is appended to the ELF file, which objcopy would drop.)
+objcopy --remove-section=.comment "$lib/portpublisher"
 
 # The daemon's --help and --version only print, but the rule is that it never runs in this machine's namespace.
 if [ "$(id -u)" = 0 ]; then isolate=(unshare -n); else isolate=(unshare -rn); fi
@@ -81,7 +86,7 @@ chmod 0644 "$pkg/DEBIAN/md5sums"
 
 mkdir -p "$out"
 deb=$out/portpublisher_${version}_${arch}.deb
-# xz at level 6 (dpkg's default) keeps the 120 MB of binaries to about 35 MB.
+# xz at level 6 (dpkg's default) keeps the 106 MB of binaries to about 35 MB.
 dpkg-deb --root-owner-group -Zxz --build "$pkg" "$deb" >/dev/null
 echo "build-deb.sh: publish $((published - started)) s, package $((SECONDS - published)) s, $(du -h "$deb" | cut -f1) ($size KiB installed)" >&2
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Publishes portpublisherd and portpublisher as self-contained single-file Linux executables into OUTDIR, building
-# from a copy of this checkout in a temporary directory, so the checkout's bin/ and obj/ are never written (and a root
-# build leaves no root-owned files in it).
+# Publishes portpublisherd and portpublisher as self-contained Linux executables into OUTDIR, building from a copy of
+# this checkout in a temporary directory, so the checkout's bin/ and obj/ are never written (and a root build leaves
+# no root-owned files in it).
 #   packaging/publish.sh OUTDIR [VERSION]
-# Environment: RID (default from the machine: linux-x64 or linux-arm64), DOTNET (default dotnet).
+# Environment: RID (default from the machine: linux-x64 or linux-arm64; NativeAOT links for this machine only, so
+# another RID needs a cross toolchain), DOTNET (default dotnet), BINARIES (default "portpublisherd portpublisher": which to publish).
 #
-# The daemon is self-contained but not trimmed: it binds configuration and validates options by reflection (the
-# Service project is not AOT/trim compatible). The CLI is trimmed (its code is trim-analyzed, JSON source-generated):
-# 17 MB instead of 70. Neither needs the .NET SDK or runtime on the target, nor libicu (InvariantGlobalization).
+# The CLI is native (NativeAOT, src/NativeAot.props): one ~8 MB binary that starts in milliseconds, linked with clang
+# (Debian: apt-get install clang). The daemon is a self-contained single file, not trimmed: it binds configuration and
+# validates options by reflection (the Service project is not AOT/trim compatible). Neither needs the .NET SDK or
+# runtime on the target, nor libicu (InvariantGlobalization).
 set -euo pipefail
 
 out=${1:?usage: packaging/publish.sh OUTDIR [VERSION]}
@@ -23,6 +25,18 @@ if [ -z "${RID:-}" ]; then
   esac
 fi
 
+binaries=${BINARIES:-portpublisherd portpublisher}
+for b in $binaries; do
+  case "$b" in
+    portpublisherd|portpublisher) ;;
+    *) echo "publish.sh: BINARIES: unknown binary '$b' (portpublisherd, portpublisher)" >&2; exit 2 ;;
+  esac
+done
+if [[ " $binaries " == *" portpublisher "* ]] && ! command -v clang >/dev/null; then
+  echo "publish.sh: clang is needed to link the native portpublisher (Debian: apt-get install clang)" >&2
+  exit 1
+fi
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/portpublisher-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -30,8 +44,9 @@ trap 'rm -rf "$work"' EXIT
 tar -C "$root" --exclude=bin --exclude=obj -cf - \
   src Directory.Build.props Directory.Packages.props global.json .editorconfig | tar -C "$work" -xf -
 
-# Analyzers already ran in the checkout's build (warnings are errors there); skipping them halves the compile.
-props=(-c Release -r "$RID" --self-contained -p:PublishSingleFile=true -p:DebugType=none -p:RunAnalyzers=false --nologo -v:q)
+# Analyzers already ran in the checkout's build (warnings are errors there); skipping them halves the compile. The
+# trim and AOT analysis of the native publish itself still runs, and its warnings are errors.
+props=(-c Release -r "$RID" --self-contained -p:DebugType=none -p:RunAnalyzers=false --nologo -v:q)
 [ -n "$version" ] && props+=("-p:Version=$version")
 # The copy has no .git: pass the commit that --version appends, as the checkout's build would.
 if rev=$(git -C "$root" rev-parse HEAD 2>/dev/null); then
@@ -39,7 +54,12 @@ if rev=$(git -C "$root" rev-parse HEAD 2>/dev/null); then
 fi
 
 mkdir -p "$out"
-"$dotnet" publish "$work/src/PortPublisher.Service" "${props[@]}" -o "$work/out/daemon"
-"$dotnet" publish "$work/src/PortPublisher.Cli" "${props[@]}" -p:PublishTrimmed=true -o "$work/out/cli"
-install -m 0755 "$work/out/daemon/portpublisherd" "$out/portpublisherd"
-install -m 0755 "$work/out/cli/portpublisher" "$out/portpublisher"
+if [[ " $binaries " == *" portpublisherd "* ]]; then
+  "$dotnet" publish "$work/src/PortPublisher.Service" "${props[@]}" -p:PublishSingleFile=true -o "$work/out/daemon"
+  install -m 0755 "$work/out/daemon/portpublisherd" "$out/portpublisherd"
+fi
+if [[ " $binaries " == *" portpublisher "* ]]; then
+  # PublishAot comes from the project (src/NativeAot.props); its symbols (portpublisher.dbg) are left behind.
+  "$dotnet" publish "$work/src/PortPublisher.Cli" "${props[@]}" -o "$work/out/cli"
+  install -m 0755 "$work/out/cli/portpublisher" "$out/portpublisher"
+fi

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test. Installs what the tests need first (root, Debian): nftables, iproute2, socat, conntrack, curl, iputils-ping,
-# promtool, and for the package and unit tests systemd-nspawn (systemd-container), lintian, objdump (binutils) and strace.
+# clang (links the native CLI and the CNI plugin), promtool, and for the package and unit tests systemd-nspawn
+# (systemd-container), lintian, objdump (binutils) and strace; for the CNI plugin's runtime tests podman (CNI backend),
+# runc, containernetworking-plugins and busybox-static.
+# Publishes the native (NativeAOT) CLI once, as the package ships it, and runs the tests that start the CLI against it
+# (PORTPUBLISHER_TEST_CLI names it); PORTPUBLISHER_TEST_CLI=PATH uses that binary instead, and an empty
+# PORTPUBLISHER_TEST_CLI= skips the publish and tests the JIT build.
 # Prints a closing line "N passed, N failed, N skipped" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # Required by the kernel tests; promtool (Debian's prometheus) only lints the metrics text, so it is best effort.
 need=() want=()
-for pair in nft:nftables ip:iproute2 socat:socat conntrack:conntrack curl:curl ping:iputils-ping; do
+for pair in nft:nftables ip:iproute2 socat:socat conntrack:conntrack curl:curl ping:iputils-ping clang:clang; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 command -v promtool >/dev/null 2>&1 || want+=(prometheus)
@@ -15,6 +20,12 @@ command -v promtool >/dev/null 2>&1 || want+=(prometheus)
 # strace lists the daemon's system calls against the unit's SystemCallFilter.
 for pair in systemd-nspawn:systemd-container lintian:lintian objdump:binutils strace:strace; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || want+=("${pair#*:}")
+done
+# The CNI plugin in a real runtime (tests/PortPublisher.Cni.Tests, Category=Podman): Podman 4 with its CNI backend, runc
+# (crun refuses this machine's hybrid cgroups), the bridge/host-local/portmap plugins in /usr/lib/cni, a static busybox
+# for the image (clang, above, links the plugin's NativeAOT build).
+for pair in podman:podman runc:runc /usr/lib/cni/bridge:containernetworking-plugins /bin/busybox:busybox-static; do
+  { command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "${pair%%:*}" ]; } || want+=("${pair#*:}")
 done
 
 apt_install() {
@@ -44,7 +55,25 @@ if [ ${#need[@]} -gt 0 ] || [ ${#want[@]} -gt 0 ]; then
 fi
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+native_dir=
+trap 'rm -f "$log"; [ -z "$native_dir" ] || rm -rf "$native_dir"' EXIT
+
+# The native CLI, published once (a minute or two), from this commit's sources the way the package builds it.
+native_failed=0
+if [ -z "${PORTPUBLISHER_TEST_CLI+set}" ]; then
+  native_dir=$(mktemp -d "${TMPDIR:-/tmp}/portpublisher-native.XXXXXX")
+  chmod 0755 "$native_dir" # the CLI also runs as nobody (setpriv) in a test
+  echo "publishing the native CLI (NativeAOT) for the end-to-end tests"
+  started=$SECONDS
+  if BINARIES=portpublisher packaging/publish.sh "$native_dir"; then
+    export PORTPUBLISHER_TEST_CLI=$native_dir/portpublisher
+    echo "published $PORTPUBLISHER_TEST_CLI in $((SECONDS - started)) s"
+  else
+    echo "publishing the native CLI failed: the tests run the JIT build, and this run fails" >&2
+    native_failed=1
+  fi
+fi
+
 dotnet test PortPublisher.sln -c "${CONFIGURATION:-Debug}" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 
@@ -58,6 +87,6 @@ read -r passed failed skipped assemblies < <(awk '
 
 echo
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
-if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$assemblies" -eq 0 ]; then
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$assemblies" -eq 0 ] || [ "$native_failed" -ne 0 ]; then
   exit 1
 fi

@@ -7,7 +7,12 @@ using PortPublisher.Bench;
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- proxy-compare PATH/TO/docker-proxy [rounds] [held connections]
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- service-compare [--docker-proxy PATH] [--rounds N] [--seconds N] [--only …] [--strace] [--perf DIR]
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- publish-range Release [rounds]
+//   dotnet build -c Release && dotnet publish src/PortPublisher.Cli -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- cli-start [rounds] [--native PATH] [--jit PATH] [--docker PATH]
+//   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- scale-range Release [rounds] [spec] [nofile]
+//   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- scale-many Release [publications] [nofile]
+//   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- scale-conns Release [connections] [rounds] [nofile]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- soak [churn cycles] [hang rounds] [kills] [range cycles] [transfer MB]
+//   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- cni-compare PATH/TO/portpublisher-cni [/usr/lib/cni/portmap] [containers] [ports each] [connections]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- fuzz [netlink|spec|all] [--seconds N | --cases N] [--threads N] [--capture]
 string mode = args.Length > 0 ? args[0] : "nat-program";
 switch (mode)
@@ -32,6 +37,28 @@ switch (mode)
             rounds: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3,
             spec: args.Length > 3 ? args[3] : "0.0.0.0:20000-29999:20000-29999");
         break;
+    case "cli-start":
+        return CliStartBench.Run(args);
+    case "scale-range":
+        ScaleRangeBench.Run(
+            configuration: args.Length > 1 ? args[1] : "Release",
+            rounds: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3,
+            spec: args.Length > 3 ? args[3] : "20000-29999:20000-29999",
+            nofile: args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 20000);
+        break;
+    case "scale-many":
+        ScaleManyBench.Run(
+            configuration: args.Length > 1 ? args[1] : "Release",
+            count: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 10000,
+            nofile: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 20000);
+        break;
+    case "scale-conns":
+        await ScaleConnectionsBench.Run(
+            configuration: args.Length > 1 ? args[1] : "Release",
+            connections: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 2000,
+            rounds: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 3,
+            nofile: args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 20000);
+        break;
     case "soak":
         return SoakBench.Run(
             cycles: args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 300,
@@ -39,6 +66,14 @@ switch (mode)
             kills: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 12,
             rangeCycles: args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 15,
             transferMb: args.Length > 5 ? int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture) : 200);
+    case "cni-compare":
+        await CniCompareBench.Run(
+            plugin: args.Length > 1 ? Path.GetFullPath(args[1]) : throw new ArgumentException("cni-compare needs the portpublisher-cni executable (dotnet publish src/PortPublisher.Cni -r linux-x64 -c Release)"),
+            portmap: args.Length > 2 ? args[2] : "/usr/lib/cni/portmap",
+            containers: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 100,
+            ports: args.Length > 4 ? int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 10,
+            connections: args.Length > 5 ? int.Parse(args[5], System.Globalization.CultureInfo.InvariantCulture) : 2000);
+        break;
     case "fuzz":
         return PortPublisher.Bench.Fuzz.FuzzCommand.Run(args);
     case "proxy-serve":
@@ -53,7 +88,7 @@ switch (mode)
             only: args.Length > 4 ? args[4] : "splice,copy,docker,socat");
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | nat-packet-cost | publish-range | proxy-compare | proxy-serve | service-compare | soak | fuzz");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | nat-packet-cost | publish-range | cli-start | scale-range | scale-many | scale-conns | proxy-compare | proxy-serve | service-compare | soak | cni-compare | fuzz");
         return 2;
 }
 

@@ -44,7 +44,7 @@ internal static class PublishRangeBench
             var serviceMs = new List<double>();
             service.OutputDataReceived += (_, e) =>
             {
-                System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(e.Data ?? string.Empty, @"Published range in \S+ \(([\d.]+) ms\)");
+                System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(e.Data ?? string.Empty, @"Published range in \S+: \d+ bindings in ([\d.]+) ms");
                 if (m.Success)
                 {
                     lock (serviceMs)

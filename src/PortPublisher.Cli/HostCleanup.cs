@@ -95,12 +95,26 @@ internal sealed partial class HostCleanup(TextWriter stdout, TextWriter stderr)
             return ExitCodes.Ok; // a service without sandboxes
         }
 
+        // Joiners before what they join, however deep the chain; and by force: cleanup removes everything, and what
+        // still runs in a sandbox would lose its network anyway.
+        Dictionary<string, string> joins = all.Where(s => s.Joins).ToDictionary(s => s.Name, s => s.Network[NetworkMode.ContainerPrefix.Length..], StringComparer.Ordinal);
+        int Depth(string n)
+        {
+            int d = 0;
+            for (string? at = n; joins.TryGetValue(at, out string? up) && d <= joins.Count; at = up)
+            {
+                d++;
+            }
+
+            return d;
+        }
+
         int code = ExitCodes.Ok;
-        foreach (SandboxDto s in all.OrderBy(s => s.Network.StartsWith(NetworkMode.ContainerPrefix, StringComparison.Ordinal) ? 0 : 1).ThenBy(s => s.Name, StringComparer.Ordinal))
+        foreach (SandboxDto s in all.OrderByDescending(s => Depth(s.Name)).ThenBy(s => s.Name, StringComparer.Ordinal))
         {
             try
             {
-                await client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"v1/sandboxes/{Uri.EscapeDataString(s.Name)}"), SandboxJsonContext.Default.SandboxDto, ct);
+                await client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, $"v1/sandboxes/{Uri.EscapeDataString(s.Name)}?force=true"), SandboxJsonContext.Default.SandboxDto, ct);
                 await stdout.WriteLineAsync($"removed sandbox {s.Name}");
             }
             catch (ServiceErrorException e) when (e.Status == HttpStatusCode.NotFound)

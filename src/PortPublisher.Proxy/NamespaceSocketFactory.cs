@@ -14,7 +14,9 @@ namespace PortPublisher.Proxy;
 /// refills when half the stock is gone: with 32 it wakes once per 16 connections (the proxy comparison of
 /// bench/README.md gave 0.99× docker-proxy's connection rate with a stock of 8, 1.13× with 32, in separate runs), at the
 /// price of up to 32 idle fds per kind and namespace. The thread sleeps on a monitor, which does not spin: a
-/// BlockingCollection here spun through sched_yield about 35 times per wake-up.
+/// BlockingCollection here spun through sched_yield about 35 times per wake-up. The thread starts with the first
+/// request: a publication whose listener only serves the host's own loopback clients (a NAT'ed wildcard) may never
+/// dial, and 10,000 of them must not cost 10,000 threads.
 /// </summary>
 public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
 {
@@ -24,7 +26,7 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
     private readonly Queue<Request> _requests = new();
     private readonly ConcurrentDictionary<(AddressFamily, SocketType, ProtocolType), ConcurrentQueue<Socket>> _stock = new();
     private readonly ConcurrentDictionary<AddressFamily, ConcurrentQueue<int>> _tcpStock = new();
-    private readonly Thread _thread;
+    private Thread? _thread;
     private int _refillQueued;
     private bool _disposed;
 
@@ -32,10 +34,6 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
     {
         ArgumentNullException.ThrowIfNull(ns);
         Namespace = ns;
-        // The constructor does not wait for the thread to enter the namespace: requests queue behind its setns, and if
-        // that fails every request fails with its error. So the publication writer never waits on this thread.
-        _thread = new Thread(Serve) { IsBackground = true, Name = $"netns-sockets {ns.Path}" };
-        _thread.Start();
     }
 
     public NetworkNamespace Namespace { get; }
@@ -83,7 +81,13 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
         }
 
         // The thread ends after at most one socket(2); a deadline all the same, so a dispose can never hang its caller.
-        _ = _thread.Join(TimeSpan.FromSeconds(5));
+        Thread? thread;
+        lock (_requests)
+        {
+            thread = _thread;
+        }
+
+        _ = thread?.Join(TimeSpan.FromSeconds(5));
         foreach (ConcurrentQueue<Socket> q in _stock.Values)
         {
             while (q.TryDequeue(out Socket? s))
@@ -117,6 +121,13 @@ public sealed class NamespaceSocketFactory : ISocketFactory, IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             _requests.Enqueue(r ?? Request.Refill);
             Monitor.Pulse(_requests);
+            if (_thread is null)
+            {
+                // Nothing waits for the thread to enter the namespace: requests queue behind its setns, and if that
+                // fails every request fails with its error. So no caller (the publication writer) waits on it.
+                _thread = new Thread(Serve) { IsBackground = true, Name = $"netns-sockets {Namespace.Path}" };
+                _thread.Start();
+            }
         }
     }
 

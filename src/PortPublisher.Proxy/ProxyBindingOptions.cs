@@ -24,4 +24,11 @@ public sealed record ProxyBindingOptions
 
     /// <summary>Move TCP payload with splice(2) through a pipe instead of copying it through user space.</summary>
     public bool ZeroCopy { get; init; } = true;
+
+    /// <summary>
+    /// Accept on one event loop (the bindings take turns) instead of on every one (TCP). For listeners that see few
+    /// connections, such as a NAT'ed port's, which only the host's own loopback clients reach: 10,000 of them then cost
+    /// 10,000 epoll registrations and loop hand-offs, not 10,000 per CPU.
+    /// </summary>
+    public bool SingleLoop { get; init; }
 }

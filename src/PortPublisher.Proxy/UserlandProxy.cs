@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -28,6 +29,7 @@ public sealed class UserlandProxy : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly IReadOnlyList<EventLoop>? _loops;
     private readonly ConcurrentDictionary<ProxyBinding, byte> _bindings = new();
+    private int _nextLoop;
 
     public UserlandProxy(ILogger<UserlandProxy>? logger = null, TimeProvider? time = null)
         : this(logger, time, null)
@@ -64,10 +66,27 @@ public sealed class UserlandProxy : IAsyncDisposable
 
         ProxyBinding binding = listener.SocketType switch
         {
-            SocketType.Stream => new TcpProxyBinding(listener, target, options, _logger, _time, _loops ?? EventLoop.Group),
-            SocketType.Dgram => new UdpProxyBinding(listener, target, options, _logger, _time, _loops ?? EventLoop.Group),
+            SocketType.Stream => new TcpProxyBinding(listener, target, options, _logger, _time, Loops(options)),
+            SocketType.Dgram => new UdpProxyBinding(listener, target, options, _logger, _time, _loops ?? EventLoop.Group), // always one loop of them
             _ => throw new ArgumentException($"cannot proxy {listener.SocketType} sockets", nameof(listener)),
         };
+        _bindings[binding] = 0;
+        return binding;
+    }
+
+    /// <summary>
+    /// Starts relaying TCP from a bound socket given as its handle (the binding owns it from then on), without a
+    /// <see cref="Socket"/> around it: what a service reserving thousands of ports hands over.
+    /// </summary>
+    /// <param name="listener">A bound TCP socket, not yet listening.</param>
+    /// <param name="local">The address it is bound to.</param>
+    public ProxyBinding StartTcp(SafeSocketHandle listener, IPEndPoint local, ProxyTarget target, ProxyBindingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        ArgumentNullException.ThrowIfNull(local);
+        ArgumentNullException.ThrowIfNull(target);
+        options ??= new ProxyBindingOptions();
+        var binding = new TcpProxyBinding(listener, listener, local, target, options, _logger, _time, Loops(options));
         _bindings[binding] = 0;
         return binding;
     }
@@ -101,4 +120,10 @@ public sealed class UserlandProxy : IAsyncDisposable
     }
 
     internal static void CountStopTimeout() => Interlocked.Increment(ref s_stopTimeouts);
+
+    private IReadOnlyList<EventLoop> Loops(ProxyBindingOptions options)
+    {
+        IReadOnlyList<EventLoop> all = _loops ?? EventLoop.Group;
+        return options.SingleLoop && all.Count > 1 ? [all[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)all.Count)]] : all;
+    }
 }

@@ -100,7 +100,7 @@ try
     }
     catch
     {
-        instanceLock.Dispose();
+        instanceLock.Abandon();
         throw;
     }
 }
@@ -130,7 +130,7 @@ catch (InvalidOperationException e)
 {
     await Console.Error.WriteLineAsync($"portpublisherd: {e.Message}");
     tableLock.Dispose();
-    instanceLock.Dispose();
+    instanceLock.Abandon();
     return 1;
 }
 

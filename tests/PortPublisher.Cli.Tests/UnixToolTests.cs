@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Xunit;
 
 namespace PortPublisher.Cli.Tests;
@@ -216,28 +215,6 @@ public class UnixToolTests
         }
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> AsNobodyAsync(params string[] args)
-    {
-        var psi = new ProcessStartInfo("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", Path.Combine(AppContext.BaseDirectory, "portpublisher.dll"), .. args])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        psi.Environment["HOME"] = "/tmp";
-        using Process p = Process.Start(psi)!;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        deadline.CancelAfter(TimeSpan.FromSeconds(60));
-        try
-        {
-            Task<string> o = p.StandardOutput.ReadToEndAsync(deadline.Token), e = p.StandardError.ReadToEndAsync(deadline.Token);
-            await p.WaitForExitAsync(deadline.Token);
-            return (p.ExitCode, await o, await e);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw;
-        }
-    }
+    private static Task<(int Exit, string Out, string Err)> AsNobodyAsync(params string[] args) =>
+        CliProcess.RunAsync(CliProcess.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"), args);
 }

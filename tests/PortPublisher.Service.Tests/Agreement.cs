@@ -82,10 +82,17 @@ internal static class Agreement
             .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[3])
             .Where(a => !except.Contains(int.Parse(a[(a.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture)))];
 
-    /// <summary>The listeners the bindings call for: every proxied TCP binding and every NAT'ed wildcard one (it serves [::1] and 127.0.0.1).</summary>
+    /// <summary>
+    /// The listeners the bindings call for: every proxied TCP binding and every NAT'ed wildcard one (it serves [::1] and
+    /// 127.0.0.1). A publication's pair 0.0.0.0 and [::] of one port (and nothing else on it) is one dual-stack socket,
+    /// which ss prints as *:PORT.
+    /// </summary>
     public static HashSet<string> ExpectedListeners(IEnumerable<Binding> bindings) =>
-        [.. bindings.Where(b => b.Protocol == "tcp" && (b.Carrier == "proxy" || b.HostIp is "::" or "0.0.0.0"))
-            .Select(b => b.HostIp.Contains(':', StringComparison.Ordinal) ? $"[{b.HostIp}]:{b.HostPort}" : $"{b.HostIp}:{b.HostPort}")];
+        [.. bindings.Where(b => b.Protocol == "tcp").GroupBy(b => (b.Publication, b.HostPort)).SelectMany(g =>
+            g.Count() == 2 && g.Any(b => b.HostIp == "0.0.0.0") && g.Any(b => b.HostIp == "::")
+                ? [$"*:{g.Key.HostPort}"]
+                : g.Where(b => b.Carrier == "proxy" || b.HostIp is "::" or "0.0.0.0")
+                    .Select(b => b.HostIp.Contains(':', StringComparison.Ordinal) ? $"[{b.HostIp}]:{b.HostPort}" : $"{b.HostIp}:{b.HostPort}"))];
 
     /// <summary>Asserts that state, `port`, the maps and the listeners agree; the bindings in state.</summary>
     public static List<Binding> Assert(Lab lab)

@@ -152,7 +152,7 @@ public sealed class CleanupTests
         Assert.Equal(0, lab.Cli("publish", "cl-kept", "--netns", lab.Container, "-p", "7904:80").Code);
         string[] files = [.. Directory.GetFiles(lab.StateDir).Order(StringComparer.Ordinal)];
         string other = Path.Combine(lab.Dir, "other.sock");
-        (int code, string stdout, string stderr) = Shell.Run("ip", ["netns", "exec", lab.Host, "dotnet", CliDll, "-H", $"unix://{other}", "cleanup", "--state-dir", lab.StateDir]);
+        (int code, string stdout, string stderr) = Shell.Run("ip", ["netns", "exec", lab.Host, .. CliCommand, "-H", $"unix://{other}", "cleanup", "--state-dir", lab.StateDir]);
         Assert.Equal((1, string.Empty), (code, stdout));
         Assert.Equal(
             $"portpublisher: a portpublisherd (PID {lab.ServicePid}) in this network namespace manages nftables table 'portpublisher' but does not answer on {other}; stop it first (or pass its socket with -H); nothing was removed\n",

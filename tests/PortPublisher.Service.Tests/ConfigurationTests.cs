@@ -35,9 +35,10 @@ public sealed class ConfigurationTests
             Assert.Contains("\nTable:        ip envtbl, ip6 envtbl\n", status, StringComparison.Ordinal); // the environment's, over the file's
             Assert.Contains("table ip envtbl", lab.InHost("nft list tables"), StringComparison.Ordinal);
             Assert.DoesNotContain("filetbl", lab.InHost("nft list tables"), StringComparison.Ordinal);
-            // Debug from the environment, over the file's Warning: a proxied binding's listener logs at Debug.
+            // Debug from the environment, over the file's Warning: a proxied binding's listener logs at Debug (one for the
+            // pair 0.0.0.0 and [::]: a dual-stack [::] socket holds both).
             Assert.Equal(0, lab.Cli("publish", "cfg", "--netns", lab.Container, "-p", "7811:80").Code);
-            await Eventually(() => lab.Log.Contains(" dbug: PortPublisher.Proxy.UserlandProxy[2000] Proxy tcp 0.0.0.0:7811 -> ", StringComparison.Ordinal), 10_000, "the Debug line");
+            await Eventually(() => lab.Log.Contains(" dbug: PortPublisher.Proxy.UserlandProxy[2000] Proxy tcp [::]:7811 -> ", StringComparison.Ordinal), 10_000, "the Debug line");
 
             // The command line over the environment; the PORTPUBLISHER_-prefixed names (documented before) still work,
             // and win over the unprefixed ones.

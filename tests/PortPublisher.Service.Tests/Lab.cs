@@ -62,6 +62,13 @@ public sealed class Lab : IAsyncDisposable
 
     public static string CliDll => Path.Combine(s_root, "src", "PortPublisher.Cli", "bin", Configuration, "net10.0", "portpublisher.dll");
 
+    /// <summary>How the tests start the CLI: the native binary in CI (<see cref="CliUnderTest"/>), else <c>dotnet</c> <see cref="CliDll"/>.</summary>
+    public static string[] CliCommand => CliUnderTest.Command(CliDll);
+
+    /// <summary>The CLI with exactly these arguments (no <c>-H</c> added).</summary>
+    public static (int Code, string Stdout, string Stderr) RunCli(IEnumerable<string> args, int timeoutMs = 30_000) =>
+        Run(CliCommand[0], [.. CliCommand[1..], .. args], timeoutMs: timeoutMs);
+
     /// <summary>An IPv4-only container, as on Docker's default bridge: [::] bindings then go through the proxy.</summary>
     public static Task<Lab> StartAsync(params string[] serviceArgs) => StartAsync(containerIPv6: false, serviceArgs);
 
@@ -198,7 +205,7 @@ public sealed class Lab : IAsyncDisposable
     }
 
     public (int Code, string Stdout, string Stderr) Cli(params string[] args) =>
-        Run("dotnet", [CliDll, "-H", $"unix://{Socket}", .. args]);
+        RunCli(["-H", $"unix://{Socket}", .. args]);
 
     /// <summary>
     /// The CLI under a deadline: past it the CLI is killed and the test fails, so a wedged service is a failure with the
@@ -208,7 +215,7 @@ public sealed class Lab : IAsyncDisposable
     {
         try
         {
-            return Run("dotnet", [CliDll, "-H", $"unix://{Socket}", .. args], timeoutMs: (int)deadline.TotalMilliseconds);
+            return RunCli(["-H", $"unix://{Socket}", .. args], (int)deadline.TotalMilliseconds);
         }
         catch (TimeoutException e)
         {
@@ -222,7 +229,7 @@ public sealed class Lab : IAsyncDisposable
 
     /// <summary>The CLI run inside the host namespace (where the service runs), as <c>cleanup</c> must be.</summary>
     public (int Code, string Stdout, string Stderr) CliInHost(params string[] args) =>
-        Run("ip", ["netns", "exec", Host, "dotnet", CliDll, "-H", $"unix://{Socket}", .. args]);
+        Run("ip", ["netns", "exec", Host, .. CliCommand, "-H", $"unix://{Socket}", .. args]);
 
     public async ValueTask DisposeAsync()
     {

@@ -97,7 +97,7 @@ public sealed class MessageTests(LabFixture fixture) : IClassFixture<LabFixture>
     public void Status_PrintsTheSameVersionAsVersionAndTheServicesSettings()
     {
         Lab lab = L;
-        (int code, string version, _) = Run("dotnet", [Lab.CliDll, "--version"]);
+        (int code, string version, _) = Lab.RunCli(["--version"]);
         Assert.Equal(0, code);
         Assert.Matches(@"^\d+\.\d+\.\d+\+[0-9a-f]+\n$", version);
         (code, string status, _) = lab.Cli("status");

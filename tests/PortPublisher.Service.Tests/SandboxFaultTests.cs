@@ -129,6 +129,84 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public async Task RemoveOfAJoiner_IsRefusedForTheProcessesThatEnteredThroughIt_AndForceKillsOnlyThose()
+    {
+        Lab lab = L;
+        string a = $"{lab.Id}ja", b = $"{lab.Id}jb";
+        try
+        {
+            Assert.Equal(0, lab.Cli("sandbox", "create", a, "--network", "none").Code);
+            Assert.Equal(0, lab.Cli("sandbox", "create", b, "--network", $"container:{a}").Code);
+            using Process viaA = StartCli(lab, ["exec", a, "sleep", "301"]);
+            using Process viaB = StartCli(lab, ["exec", b, "sleep", "302"]);
+            await Eventually(() => Sh($"ip netns pids {a}").Trim().Split('\n').Length == 2, 10_000, "both processes inside");
+
+            (int code, _, string err) = lab.Cli("sandbox", "rm", b);
+            Assert.Equal(1, code);
+            Assert.Contains("(sleep) runs in it", err, StringComparison.Ordinal);
+            Assert.Equal(0, lab.Cli("sandbox", "rm", "--force", b).Code);
+            Assert.True(viaB.WaitForExit(10_000), "the process that entered through the joiner was not killed");
+            Assert.False(viaA.HasExited, "a process of the sandbox it joined was killed");
+        }
+        finally
+        {
+            lab.Cli("sandbox", "rm", "--force", b, a);
+        }
+    }
+
+    [Fact]
+    public async Task Remove_OnAFullStateDirectory_IsRefusedWithNothingChanged()
+    {
+        RequireRoot();
+        await using Lab lab = await Lab.StartAsync();
+        string name = $"{lab.Id}fd";
+        lab.StopService(kill: false);
+        Sh($"mount -t tmpfs -o size=64k,mode=0700 {lab.Id}-state {lab.StateDir}");
+        try
+        {
+            await lab.StartServiceAsync();
+            Assert.Equal(0, lab.Cli("sandbox", "create", name, "--network", "none", "-p", "7660:80").Code);
+            TrySh($"dd if=/dev/zero of={lab.StateDir}/filler bs=4096 2>/dev/null");
+
+            (int code, _, string err) = lab.Cli("sandbox", "rm", name);
+            Assert.Equal(1, code);
+            Assert.Contains($"{lab.StateDir}/sandboxes.json", err, StringComparison.Ordinal);
+            Assert.False(Inspect(lab, name).TryGetProperty("phase", out _));
+            Assert.Equal("80/tcp -> 0.0.0.0:7660\n80/tcp -> [::]:7660\n", lab.Cli("port", name).Stdout);
+            Assert.True(File.Exists($"/run/netns/{name}"));
+
+            File.Delete(Path.Combine(lab.StateDir, "filler"));
+            Assert.Equal(0, lab.Cli("sandbox", "rm", name).Code);
+            AssertNothingLeft(lab, name);
+        }
+        finally
+        {
+            lab.Cli("sandbox", "rm", "--force", name);
+            lab.StopService(kill: true);
+            TrySh($"umount {lab.StateDir}");
+            RemoveLeftovers(name);
+        }
+    }
+
+    [Fact]
+    public async Task ARecordNamingAPathOutsideItsDirectory_StopsTheStart_AndRemovesNothing()
+    {
+        RequireRoot();
+        await using Lab lab = await Lab.StartAsync();
+        lab.StopService(kill: false);
+        string decoy = Path.Combine(lab.Dir, "decoy");
+        Directory.CreateDirectory(decoy);
+        File.WriteAllText(Path.Combine(decoy, "keep"), "keep");
+        string evil = "../.." + decoy;
+        File.WriteAllText(Path.Combine(lab.StateDir, "sandboxes.json"),
+            "{\"version\":1,\"sandboxes\":[{\"name\":\"" + evil + "\",\"id\":\"" + new string('a', 64) + "\",\"network\":\"none\",\"hostname\":\"x\",\"etcDir\":\"/etc/netns/" + evil + "\",\"phase\":\"removing\"}]}");
+
+        InvalidOperationException e = await Assert.ThrowsAsync<InvalidOperationException>(() => lab.StartServiceAsync());
+        Assert.Contains($"the record of \"{evil}\" has a bad name", e.Message, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(decoy, "keep")), "the start removed what the record named");
+    }
+
+    [Fact]
     public async Task Remove_LeavesAReplacedNamespaceFile_AndAnotherNamespacesPublication_Alone()
     {
         Lab lab = L;
@@ -191,7 +269,7 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
         try
         {
             Assert.Equal(0, lab.Cli("sandbox", "create", a).Code);
-            string[] other = ["dotnet", Lab.CliDll, "-H", $"unix://{socket}"];
+            string[] other = [.. Lab.CliCommand, "-H", $"unix://{socket}"];
             await Eventually(() => Run(other[0], [.. other[1..], "status"]).Code == 0, 20_000, "the second service answers");
 
             (int code, _, string err) = Run(other[0], [.. other[1..], "sandbox", "create", b]);
@@ -222,6 +300,11 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
         Assert.All(veths, v => Assert.Contains(v, all, StringComparison.Ordinal));
     }
 
+    private static void RemoveLeftovers(string name)
+    {
+        TrySh($"umount -l /run/netns/{name}; rm -f /run/netns/{name}; umount -l /run/portpublisher/uts/{name}; rm -f /run/portpublisher/uts/{name}; rm -rf /etc/netns/{name}");
+    }
+
     private static bool StateMentions(Lab lab, string text)
     {
         try
@@ -240,7 +323,7 @@ public sealed class SandboxFaultTests(SandboxLabFixture fixture, ITestOutputHelp
 
     private static Process StartCli(Lab lab, string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet", [Lab.CliDll, "-H", $"unix://{lab.Socket}", .. args])
+        var psi = new ProcessStartInfo(Lab.CliCommand[0], [.. Lab.CliCommand[1..], "-H", $"unix://{lab.Socket}", .. args])
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,

@@ -151,7 +151,7 @@ public sealed class SandboxTests(SandboxLabFixture fixture) : IClassFixture<Sand
             Assert.Equal((2, "portpublisher: conflicting options: port publishing and the container type network mode\n"), (code, err));
             (code, _, err) = lab.Cli("sandbox", "rm", a1);
             Assert.Equal(1, code);
-            Assert.Contains($"cannot remove sandbox {a1}: {a2} joins its network", err, StringComparison.Ordinal);
+            Assert.Contains($"cannot remove sandbox {a1}: {a2} joins {a1} (--network container:…); remove it first, or together: sandbox rm {a2} {a1}", err, StringComparison.Ordinal);
             Assert.True(NamespaceFileExists(a1));
 
             // Together, in either order: the joiner goes first.
@@ -194,13 +194,21 @@ public sealed class SandboxTests(SandboxLabFixture fixture) : IClassFixture<Sand
         {
             (int code, _, string err) = lab.Cli("sandbox", "create", web, "-p", "8080:80");
             Assert.True(code == 0, err + lab.Log);
-            server = Process.Start(new ProcessStartInfo("dotnet", [Lab.CliDll, "-H", $"unix://{lab.Socket}", "exec", web, "python3", "-m", "http.server", "80"])
+            server = Process.Start(new ProcessStartInfo(Lab.CliCommand[0], [.. Lab.CliCommand[1..], "-H", $"unix://{lab.Socket}", "exec", web, "python3", "-m", "http.server", "80"])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
             })!;
             await Eventually(() => Run("ip", ["netns", "exec", lab.Client, "curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}", $"http://{Lab.HostV4}:8080/"]).Stdout == "200", 20_000, "curl from the client namespace");
+
+            // The sandbox reaches its own published port through the host, by the gateway and by the host's address
+            // (hairpin: the DNAT sends the connection back out of the bridge port it came in by).
+            string gateway = Inspect(lab, web).GetProperty("gateway").GetString()!;
+            foreach (string via in new[] { gateway, Lab.HostV4 })
+            {
+                Assert.Equal("200", Run("ip", ["netns", "exec", web, "curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", $"http://{via}:8080/"]).Stdout);
+            }
 
             // What `docker port web` prints for -p 8080:80.
             Assert.Equal("80/tcp -> 0.0.0.0:8080\n80/tcp -> [::]:8080\n", lab.Cli("port", web).Stdout);

@@ -41,6 +41,9 @@ public sealed class SingleInstanceTests
             Assert.True(second.ExitCode != 0, $"the second instance exited 0:\n{log}");
             Assert.Contains($"(PID {lab.ServicePid.ToString(CultureInfo.InvariantCulture)})", log, StringComparison.Ordinal);
             Assert.Contains(message, log, StringComparison.Ordinal);
+
+            // A refused start leaves no state directory of its own behind (the shared one is the first's).
+            Assert.True(sameState || !Directory.Exists(Path.Combine(lab.Dir, "state2")), "the refused instance left its new state directory");
         }
         finally
         {

@@ -46,10 +46,12 @@ public sealed class StateDirectoryTests
             byte[] state = Saved(lab);
             string ls = lab.Cli("ls", "--json").Stdout;
             string ruleset = lab.InHost("nft -s list ruleset");
-            (int code, string stdout, string stderr) = lab.Cli(s_cliDeadline, "publish", "after", "--netns", lab.Container, "-p", "7801:80", "-p", "127.0.0.1:7802:80", "-p", "7803:53/udp", "-p", "7810-7909:7810-7909");
+            // 100 ports two apart (saved one entry each: a range would be one run) make the journal record longer than
+            // the slack in the journal's last page: the append needs new blocks on the full disk (a small record that
+            // fits the slack is written, and rightly succeeds).
+            string[] spread = [.. Enumerable.Range(0, 100).SelectMany(i => new[] { "-p", $"{7810 + (2 * i)}:80" })];
+            (int code, string stdout, string stderr) = lab.Cli(s_cliDeadline, ["publish", "after", "--netns", lab.Container, "-p", "7801:80", "-p", "127.0.0.1:7802:80", "-p", "7803:53/udp", .. spread]);
 
-            // The range makes the journal record longer than the slack in the journal's last page: the append needs new
-            // blocks on the full disk (a small record that fits the slack is written, and rightly succeeds).
             Assert.True(code == 1, $"publish exited {code}: {stdout}{stderr}");
             Assert.Contains(lab.StateDir, stderr, StringComparison.Ordinal);
             Assert.Equal(ruleset, lab.InHost("nft -s list ruleset"));

@@ -223,7 +223,7 @@ public sealed class UnitCapabilityTests
         }
 
         public (int Code, string Stdout, string Stderr) Cli(params string[] args) =>
-            Run("dotnet", [Lab.CliDll, "-H", $"unix://{Socket}", .. args]);
+            Lab.RunCli(["-H", $"unix://{Socket}", .. args]);
 
         /// <summary>The emulation is what the unit says: the daemon's effective set is exactly these.</summary>
         public void AssertCapabilities(IEnumerable<string> expected)

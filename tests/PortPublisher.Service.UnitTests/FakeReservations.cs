@@ -1,13 +1,15 @@
 using System.Net.Sockets;
 using PortPublisher.Core.Allocation;
 using PortPublisher.Service.Kernel;
-using Xunit;
+using PortPublisher.Service.Publications;
 
 namespace PortPublisher.Service.UnitTests;
 
 /// <summary>
 /// Reservations without sockets: every "socket" is a handle that owns nothing, so a test can ask whether each one was
-/// closed. <see cref="FailOn"/> makes one port's reservation fail as a port held by another process would.
+/// closed. <see cref="FailOn"/> makes one port's reservation fail as a port held by another process would. A wildcard
+/// pair shares one handle, as <see cref="SocketReserver"/> gives it one dual-stack socket (unless <see cref="DualStack"/>
+/// is off, as on a host with net.ipv6.bindv6only=1).
 /// </summary>
 internal sealed class FakeReservations : IPortReservations
 {
@@ -15,14 +17,9 @@ internal sealed class FakeReservations : IPortReservations
 
     public ushort? FailOn { get; set; }
 
+    public bool DualStack { get; set; } = true;
+
     public IReservationSet Begin(Func<HostBinding, string> describe) => new Set(this, describe);
-
-    /// <summary>Makes <see cref="BindOne"/> fail as a port another process holds would.</summary>
-    public bool BindOneFails { get; set; }
-
-    public SafeSocketHandle BindOne(HostBinding binding) => BindOneFails
-        ? throw new PortAllocationException($"failed to bind host port for {binding}: address already in use")
-        : NewHandle();
 
     private SafeSocketHandle NewHandle()
     {
@@ -33,7 +30,7 @@ internal sealed class FakeReservations : IPortReservations
 
     private sealed class Set(FakeReservations owner, Func<HostBinding, string> describe) : IReservationSet
     {
-        private readonly Dictionary<HostBinding, SafeSocketHandle> _held = [];
+        private readonly Dictionary<HostBinding, PortHold> _held = [];
 
         public void Reserve(IReadOnlyList<HostBinding> group, bool exactPort)
         {
@@ -45,9 +42,17 @@ internal sealed class FakeReservations : IPortReservations
                 }
             }
 
+            if (owner.DualStack && SocketReserver.IsWildcardPair(group))
+            {
+                var pair = new PortHold(owner.NewHandle(), dualStack: true);
+                _held[group[0]] = pair;
+                _held[group[1]] = pair;
+                return;
+            }
+
             foreach (HostBinding b in group.Where(b => b.Protocol != Core.Specs.Protocol.Sctp))
             {
-                _held[b] = owner.NewHandle();
+                _held[b] = new PortHold(owner.NewHandle(), dualStack: false);
             }
         }
 
@@ -59,11 +64,11 @@ internal sealed class FakeReservations : IPortReservations
             }
         }
 
-        public SafeSocketHandle? Take(HostBinding binding) => _held.Remove(binding, out SafeSocketHandle? h) ? h : null;
+        public PortHold? Take(HostBinding binding) => _held.Remove(binding, out PortHold? h) ? h : null;
 
         public void ReleaseAll()
         {
-            foreach (SafeSocketHandle h in _held.Values)
+            foreach (PortHold h in _held.Values)
             {
                 h.Dispose();
             }

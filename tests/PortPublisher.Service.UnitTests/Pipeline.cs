@@ -97,11 +97,14 @@ internal sealed class Pipeline
             SocketSources.Add(s);
             return s;
         });
-        Proxy.Start(Arg.Any<SafeSocketHandle>(), Arg.Any<IPEndPoint>(), Arg.Any<IProxySockets>()).Returns(c =>
+        Proxy.Start(Arg.Any<ProxyStart>(), Arg.Any<IProxySockets>()).Returns(c =>
         {
+            ProxyStart start = c.Arg<ProxyStart>();
             IProxyLease lease = Substitute.For<IProxyLease>();
-            lease.Listen.Returns(new IPEndPoint(IPAddress.Any, 1));
-            Listening[lease] = c.Arg<SafeSocketHandle>();
+            lease.Listen.Returns(start.Listen);
+            Listening[lease] = start.Reserved;
+            Targets[lease] = (start.Target, start.IPv4ClientsTarget);
+            LoopbackOnly[lease] = start.LoopbackOnly;
             return lease;
         });
         Proxy.StopAsync(Arg.Any<IProxyLease>(), Arg.Any<TimeSpan>()).Returns(c =>
@@ -159,6 +162,12 @@ internal sealed class Pipeline
     public IProxyHost Proxy { get; }
 
     public Dictionary<IProxyLease, SafeSocketHandle> Listening { get; } = [];
+
+    /// <summary>Each listener's target, and where its IPv4 clients go (a dual-stack pair), as started.</summary>
+    public Dictionary<IProxyLease, (IPEndPoint Target, IPEndPoint? IPv4Clients)> Targets { get; } = [];
+
+    /// <summary>Whether each listener was started as a NAT'ed one's (only loopback clients reach it).</summary>
+    public Dictionary<IProxyLease, bool> LoopbackOnly { get; } = [];
 
     public List<IProxySockets> SocketSources { get; } = [];
 

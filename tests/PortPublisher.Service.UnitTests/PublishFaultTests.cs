@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.InteropServices;
 using NSubstitute;
 using NSubstitute.ExceptionExtensions;
 using PortPublisher.Core.Api;
@@ -54,7 +55,7 @@ public sealed class PublishFaultTests
             case "start proxies":
                 // The first listener starts; the second fails: the first must be stopped again.
                 int started = 0;
-                p.Proxy.When(x => x.Start(Arg.Any<System.Net.Sockets.SafeSocketHandle>(), Arg.Any<IPEndPoint>(), Arg.Any<IProxySockets>()))
+                p.Proxy.When(x => x.Start(Arg.Any<ProxyStart>(), Arg.Any<IProxySockets>()))
                     .Do(_ =>
                     {
                         if (++started == 2)
@@ -87,9 +88,11 @@ public sealed class PublishFaultTests
         Assert.Equal(6, dto.Bindings.Count);
         Assert.Equal(2, p.NatElements.Count); // 0.0.0.0:8080, 0.0.0.0:5353/udp
 
-        // [::]:8080, [::]:5353/udp, [::]:9090 proxied to the IPv4-only target, 127.0.0.1:dynamic proxied in auto, and
-        // the NAT'ed 0.0.0.0 ones listening for the host's own 127.0.0.1 clients.
-        Assert.Equal(6, p.Listening.Count);
+        // The pairs 0.0.0.0/[::]:8080 and 0.0.0.0/[::]:5353/udp on one dual-stack socket each (NAT'ed 0.0.0.0 listening for
+        // the host's own 127.0.0.1 clients, [::] proxied to the IPv4-only target), [::]:9090 proxied, 127.0.0.1:dynamic
+        // proxied in auto.
+        Assert.Equal(4, p.Listening.Count);
+        Assert.Equal(4, p.Reservations.Handles.Count);
         p.Sysctls.Received(1).EnsureFor(p.Target);
         p.Sysctls.DidNotReceiveWithAnyArgs().SyncLocalnet(default!); // nothing NAT'ed to 127/8: no route_localnet
         p.Conntrack.Received(1).FlushUdp(Arg.Is<IReadOnlyCollection<ushort>>(x => x.SequenceEqual(new ushort[] { 5353 })));
@@ -117,6 +120,49 @@ public sealed class PublishFaultTests
         // 127.0.0.1 (proxied in auto) and [::] listen; the NAT'ed 0.0.0.0 stands aside instead of failing with EADDRINUSE.
         Assert.Equal(2, p.Listening.Count);
         Assert.Single(p.NatElements);
+    }
+
+    [Fact]
+    public async Task AWildcardPairSharesOneSocketAndOneListenerThatSendsEachFamilyToItsTarget()
+    {
+        var p = new Pipeline(new Target(Pipeline.TargetV4, IPAddress.Parse("fd00::2"), true, true, "veth-host"));
+        PublicationDto dto = await p.PublishAsync("web", "8080:80");
+
+        Assert.Equal(["0.0.0.0", "::"], dto.Bindings.Select(b => b.HostIp));
+        Assert.Equal(2, p.NatElements.Count);
+        SafeHandle socket = Assert.Single(p.Reservations.Handles);
+        (IProxyLease lease, SafeHandle listening) = Assert.Single(p.Listening);
+        Assert.Same(socket, listening);
+        Assert.Equal((new IPEndPoint(IPAddress.Parse("fd00::2"), 80), new IPEndPoint(Pipeline.TargetV4, 80)), p.Targets[lease]);
+        Assert.True(p.LoopbackOnly[lease]); // both halves NAT'ed: only the host's loopback clients reach the listener
+
+        await p.Publisher.UnpublishAsync("web");
+        Assert.Empty(p.Listening); // one lease, stopped once
+        Assert.True(socket.IsClosed);
+    }
+
+    [Fact]
+    public async Task WithoutDualStackAWildcardPairTakesTwoSocketsAndTwoListeners()
+    {
+        var p = new Pipeline();
+        p.Reservations.DualStack = false;
+        await p.PublishAsync("web", "8080:80");
+
+        Assert.Equal(2, p.Reservations.Handles.Count);
+        Assert.Equal(2, p.Listening.Count);
+        Assert.All(p.Targets.Values, t => Assert.Null(t.IPv4Clients));
+        Assert.Equal([false, true], p.LoopbackOnly.Values.Order()); // [::] is proxied to the IPv4-only target; 0.0.0.0 is NAT'ed
+    }
+
+    [Fact]
+    public async Task ARangeOnBothFamiliesTakesOneSocketPerPort()
+    {
+        var p = new Pipeline();
+        PublicationDto dto = await p.PublishAsync("range", "20000-20999:20000-20999");
+
+        Assert.Equal(2000, dto.Bindings.Count);
+        Assert.Equal(1000, p.Reservations.Handles.Count);
+        Assert.Equal(1000, p.Listening.Count);
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public sealed class StateRestorerTests
         var restorer = new StateRestorer(p.Store, p.Registry, p.Allocator, p.Resolver, p.Reservations, p.Nat, p.Publisher, NullLogger<StateRestorer>.Instance);
 
         // Someone else holds port 7100 for now: not a reason to forget the publication.
-        p.Reservations.BindOneFails = true;
+        p.Reservations.FailOn = 7100;
         Assert.Equal(0, await restorer.RestoreAsync(CancellationToken.None));
         Assert.Empty(p.Saved); // the state file is not rewritten
         Assert.True(p.Registry.Contains("web"));
@@ -35,7 +35,7 @@ public sealed class StateRestorerTests
         PublishException e = await Assert.ThrowsAsync<PublishException>(() => p.PublishAsync("web", "8080:80").AsTask());
         Assert.Contains("saved but not active", e.Message, StringComparison.Ordinal);
 
-        p.Reservations.BindOneFails = false;
+        p.Reservations.FailOn = null;
         await restorer.RetryParkedAsync(CancellationToken.None);
         Assert.Empty(p.Registry.Parked);
         Assert.True(p.Registry.TryGet("web", out ActivePublication active));

@@ -1,4 +1,5 @@
 namespace PortPublisher.Core.Api;
 
 /// <summary>A publication as the API shows it; bindings in Docker's allocation order.</summary>
-public sealed record PublicationDto(string Name, string Netns, IReadOnlyList<BindingDto> Bindings, string? TargetIp = null, IReadOnlyList<string>? Warnings = null);
+/// <remarks><see cref="Cni"/> is set for a CNI attachment's publication (the plugin's GC and CHECK read it).</remarks>
+public sealed record PublicationDto(string Name, string Netns, IReadOnlyList<BindingDto> Bindings, string? TargetIp = null, IReadOnlyList<string>? Warnings = null, CniAttachment? Cni = null);

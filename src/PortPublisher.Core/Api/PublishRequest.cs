@@ -9,4 +9,5 @@ namespace PortPublisher.Core.Api;
 /// <param name="Mode"><c>auto</c>, <c>nat</c> or <c>proxy</c>; null (left out) for the service default.</param>
 /// <param name="TargetIp">The address inside the namespace to send traffic to; null to discover it.</param>
 /// <param name="DryRun">Plan only: allocate nothing, change nothing.</param>
-public sealed record PublishRequest(string Name, string Netns, IReadOnlyList<string> Specs, PublishMode? Mode = null, string? TargetIp = null, bool DryRun = false);
+/// <param name="Cni">Set by the CNI plugin: the publication is that attachment's (NAT only, no port-holding sockets).</param>
+public sealed record PublishRequest(string Name, string Netns, IReadOnlyList<string> Specs, PublishMode? Mode = null, string? TargetIp = null, bool DryRun = false, CniAttachment? Cni = null);

@@ -30,8 +30,9 @@ public static partial class SandboxRequestValidator
             errors.Add(modeError!);
         }
 
-        IReadOnlyList<string> dns = request.Dns ?? [], search = request.DnsSearch ?? [], options = request.DnsOptions ?? [];
-        IReadOnlyList<string> addHosts = request.AddHosts ?? [], specs = request.Specs ?? [];
+        // A JSON body may hold nulls in its lists: each is named, then left out of the checks below.
+        List<string> dns = NonNull(request.Dns, "--dns", errors), search = NonNull(request.DnsSearch, "--dns-search", errors), options = NonNull(request.DnsOptions, "--dns-option", errors);
+        List<string> addHosts = NonNull(request.AddHosts, "--add-host", errors), specs = NonNull(request.Specs, "-p", errors);
         bool shared = mode.Kind is NetworkModeKind.Container or NetworkModeKind.Host;
         if (request.Hostname is { } h)
         {
@@ -140,6 +141,24 @@ public static partial class SandboxRequestValidator
         }
 
         return errors.Count > 0 ? null : new ValidatedSandbox(request.Name, mode, request.Hostname, nameservers, search, options, extra, ip, specs, mappings);
+    }
+
+    private static List<string> NonNull(IReadOnlyList<string>? values, string flag, List<string> errors)
+    {
+        var kept = new List<string>();
+        foreach (string? v in values ?? [])
+        {
+            if (v is null)
+            {
+                errors.Add($"invalid {flag}: null");
+            }
+            else
+            {
+                kept.Add(v);
+            }
+        }
+
+        return kept;
     }
 
     [GeneratedRegex(@"\A[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\z", RegexOptions.CultureInvariant)]

@@ -22,6 +22,9 @@ internal static class RtNetlink
     public const ushort IFLA_NET_NS_FD = 28;
     public const ushort IFLA_INFO_KIND = 1;
     public const ushort IFLA_INFO_DATA = 2;
+    public const ushort IFLA_INFO_SLAVE_KIND = 4;
+    public const ushort IFLA_INFO_SLAVE_DATA = 5;
+    public const ushort IFLA_BRPORT_MODE = 4;
     public const ushort VETH_INFO_PEER = 1;
 
     public const ushort IFA_ADDRESS = 1;

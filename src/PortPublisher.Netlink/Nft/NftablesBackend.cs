@@ -129,8 +129,11 @@ public sealed class NftablesBackend : IDisposable
 
         Commit(batch, () =>
         {
+            // Sets, not scans: this runs after a lost reply with maybe 20,000 elements on each side.
             var now = ReadBindings().ToHashSet();
-            return adds.All(now.Contains) && removes.All(r => !now.Any(n => n.Key == r.Key && !adds.Contains(n)));
+            var added = adds.ToHashSet();
+            var left = now.Where(n => !added.Contains(n)).Select(n => n.Key).ToHashSet();
+            return adds.All(now.Contains) && removes.All(r => !left.Contains(r.Key));
         });
     }
 

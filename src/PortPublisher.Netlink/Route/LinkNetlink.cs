@@ -193,6 +193,22 @@ public sealed class LinkNetlink : IDisposable
         }, $"set alias of link {index}");
     }
 
+    /// <summary>
+    /// <c>ip link set dev INDEX type bridge_slave hairpin on</c>: the bridge may send a frame back out of the port it came
+    /// in by, which a sandbox reaching its own published port through the host needs (the DNAT sends it back to itself).
+    /// </summary>
+    public void SetHairpin(int index) =>
+        _client.Request(RtNetlink.RTM_NEWLINK, 0, w =>
+        {
+            w.WriteRaw(IfInfo(index));
+            int info = w.BeginNested(RtNetlink.IFLA_LINKINFO);
+            w.WriteString(RtNetlink.IFLA_INFO_SLAVE_KIND, "bridge");
+            int data = w.BeginNested(RtNetlink.IFLA_INFO_SLAVE_DATA);
+            w.WriteAttribute(RtNetlink.IFLA_BRPORT_MODE, [1]);
+            w.EndNested(data);
+            w.EndNested(info);
+        }, $"set hairpin on link {index}");
+
     /// <summary><c>ip link set dev INDEX up</c>.</summary>
     public void SetUp(int index) =>
         _client.Request(RtNetlink.RTM_NEWLINK, 0, w => w.WriteRaw(IfInfo(index, RtNetlink.IFF_UP, RtNetlink.IFF_UP)), $"set link {index} up");

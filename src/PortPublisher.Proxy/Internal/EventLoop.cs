@@ -31,7 +31,9 @@ internal sealed unsafe class EventLoop : IDisposable
     private readonly Thread _thread;
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly Dictionary<ulong, (IEventHandler Handler, int Tag)> _handlers = [];
+    // Only tickers with a deadline pending: a loop with 10,000 idle listeners must not visit them all on every pass.
     private readonly List<ILoopTicker> _tickers = [];
+    private readonly HashSet<ILoopTicker> _armed = [];
     private DatagramBatch? _datagrams;
     private ulong _nextToken = 1; // 0 is the wake fd
     private int _wakePending;
@@ -95,9 +97,29 @@ internal sealed unsafe class EventLoop : IDisposable
         }
     }
 
-    public void AddTicker(ILoopTicker ticker) => _tickers.Add(ticker);
+    /// <summary>
+    /// Has <paramref name="ticker"/> ticked after every pass until its <see cref="ILoopTicker.Tick"/> says no deadline
+    /// remains (loop thread only). Called whenever it takes a deadline; arming an armed ticker does nothing.
+    /// </summary>
+    public void Arm(ILoopTicker ticker)
+    {
+        if (_armed.Add(ticker))
+        {
+            _tickers.Add(ticker);
+        }
+    }
 
-    public void RemoveTicker(ILoopTicker ticker) => _tickers.Remove(ticker);
+    /// <summary>Stops ticking <paramref name="ticker"/> (loop thread only).</summary>
+    public void Disarm(ILoopTicker ticker)
+    {
+        if (_armed.Remove(ticker))
+        {
+            _ = _tickers.Remove(ticker);
+        }
+    }
+
+    /// <summary>Tickers with a deadline pending (tests).</summary>
+    internal int ArmedTickers => _tickers.Count;
 
     /// <summary>Runs <paramref name="action"/> on the loop thread soon (any thread).</summary>
     public void Post(Action action)
@@ -199,15 +221,21 @@ internal sealed unsafe class EventLoop : IDisposable
                 }
 
                 RunPosted();
-                ticking = false;
                 if (_tickers.Count > 0)
                 {
                     long now = Environment.TickCount64;
                     for (int i = _tickers.Count - 1; i >= 0; i--)
                     {
-                        ticking |= _tickers[i].Tick(now);
+                        // A tick may arm other tickers (appended, ticked next pass) or disarm itself; re-check the index.
+                        if (i < _tickers.Count && _tickers[i] is { } t && !t.Tick(now) && _armed.Remove(t))
+                        {
+                            _ = _tickers.Remove(t);
+                        }
                     }
                 }
+
+                // Whatever is still armed, including what a tick armed, has a deadline: wake for it.
+                ticking = _tickers.Count > 0;
             }
         }
         finally

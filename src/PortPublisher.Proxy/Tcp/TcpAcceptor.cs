@@ -37,7 +37,6 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
     {
         if (!Binding.Stopping)
         {
-            Loop.AddTicker(this);
             Watch();
         }
     }
@@ -47,7 +46,7 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
     {
         _stopped = true;
         Unwatch();
-        Loop.RemoveTicker(this);
+        Loop.Disarm(this);
         foreach (TcpConnection c in _connections.ToArray())
         {
             c.Abort(PumpOutcome.Canceled);
@@ -107,7 +106,7 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
                 Binding.Counters.Error(ProxyErrorKind.AcceptFailed);
                 ProxyLog.AcceptFailed(Binding.Logger, Binding.Listen, new System.ComponentModel.Win32Exception(-fd).Message);
                 Unwatch();
-                _resumeAt = Environment.TickCount64 + AcceptBackoffMs;
+                BackOff();
                 return;
             }
 
@@ -118,7 +117,11 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
     }
 
     /// <summary>Called by a connection once it is connected or gone.</summary>
-    public void Dialing(TcpConnection c) => _dialing.Enqueue(c);
+    public void Dialing(TcpConnection c)
+    {
+        _dialing.Enqueue(c);
+        Loop.Arm(this);
+    }
 
     /// <summary>Connections whose dial deadline this acceptor still watches (some may have connected since).</summary>
     public int DialsWatched => _dialing.Count;
@@ -193,7 +196,17 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
         // Not watched, this loop accepts nothing for the binding; the others still may. Say so, and retry on the next tick.
         Binding.Counters.Error(ProxyErrorKind.AcceptFailed);
         ProxyLog.AcceptFailed(Binding.Logger, Binding.Listen, new System.ComponentModel.Win32Exception((int)-token).Message);
+        BackOff();
+    }
+
+    /// <summary>Leaves the listener alone for <see cref="AcceptBackoffMs"/>; the tick watches it again.</summary>
+    private void BackOff()
+    {
         _resumeAt = Environment.TickCount64 + AcceptBackoffMs;
+        if (!_stopped)
+        {
+            Loop.Arm(this);
+        }
     }
 
     private void Unwatch()

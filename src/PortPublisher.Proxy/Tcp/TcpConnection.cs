@@ -33,6 +33,9 @@ internal sealed class TcpConnection : IEventHandler
     private readonly RelayDirection _up = new(Client, Target);
     private readonly RelayDirection _down = new(Target, Client);
     private readonly IPEndPoint? _clientEndPoint;
+
+    /// <summary>An IPv4 client of a dual-stack listener: it goes to the IPv4 half's target.</summary>
+    private readonly bool _viaIPv4Target;
     private State _state;
 
     public TcpConnection(TcpAcceptor acceptor, int clientFd, ReadOnlySpan<byte> clientAddress)
@@ -40,6 +43,7 @@ internal sealed class TcpConnection : IEventHandler
         _acceptor = acceptor;
         _fd[Client] = clientFd;
         _fd[Target] = -1;
+        _viaIPv4Target = acceptor.Binding.IPv4ClientsTargetAddress is not null && SocketNative.IsIPv4Mapped(clientAddress);
         if (acceptor.Binding.Options.ProxyProtocolV2 || acceptor.Binding.Logger.IsEnabled(LogLevel.Debug))
         {
             _clientEndPoint = SocketNative.ReadSockAddr(clientAddress);
@@ -61,13 +65,15 @@ internal sealed class TcpConnection : IEventHandler
 
     private TcpProxyBinding Binding => _acceptor.Binding;
 
+    private IPEndPoint TargetEndPoint => _viaIPv4Target ? Binding.Target.IPv4ClientsEndpoint! : Binding.Target.Endpoint;
+
     public void Start()
     {
         Binding.Counters.Opened();
         ValueTask<int> socket;
         try
         {
-            socket = Binding.Target.Sockets.CreateTcpAsync(Binding.Target.Endpoint.AddressFamily);
+            socket = Binding.Target.Sockets.CreateTcpAsync(TargetEndPoint.AddressFamily);
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException or Netlink.NetlinkException)
         {
@@ -185,7 +191,9 @@ internal sealed class TcpConnection : IEventHandler
         }
 
         _fd[Target] = fd;
-        int r = SocketNative.Connect(fd, Binding.TargetAddress.AsSpan(0, Binding.TargetAddressLength));
+        int r = _viaIPv4Target
+            ? SocketNative.Connect(fd, Binding.IPv4ClientsTargetAddress.AsSpan(0, Binding.IPv4ClientsTargetAddressLength))
+            : SocketNative.Connect(fd, Binding.TargetAddress.AsSpan(0, Binding.TargetAddressLength));
         if (r < 0 && r != -SocketNative.EINPROGRESS)
         {
             DialFailed(new System.ComponentModel.Win32Exception(-r).Message);
@@ -222,7 +230,7 @@ internal sealed class TcpConnection : IEventHandler
     private void DialFailed(string error)
     {
         Binding.Counters.Error(ProxyErrorKind.DialFailed);
-        ProxyLog.DialFailed(Binding.Logger, Binding.Target.Endpoint, _clientEndPoint, error);
+        ProxyLog.DialFailed(Binding.Logger, TargetEndPoint, _clientEndPoint, error);
         Abort(PumpOutcome.WriteFailed);
     }
 
@@ -437,6 +445,6 @@ internal sealed class TcpConnection : IEventHandler
         _down.Release();
         Binding.Counters.Closed();
         _acceptor.Closed(this);
-        ProxyLog.ConnectionEnded(Binding.Logger, _clientEndPoint, Binding.Target.Endpoint, _up.Outcome, _down.Outcome);
+        ProxyLog.ConnectionEnded(Binding.Logger, _clientEndPoint, TargetEndPoint, _up.Outcome, _down.Outcome);
     }
 }

@@ -18,7 +18,8 @@ internal sealed class TcpProxyBinding : ProxyBinding
     /// </summary>
     private static readonly int s_placeholderFd = SocketNative.OpenNull();
 
-    private readonly Socket _listener;
+    // What closes the listener: the Socket it came as, or its handle alone (the service hands over raw handles).
+    private readonly IDisposable _listener;
     private readonly TcpAcceptor[] _acceptors;
     private readonly Lock _listenerGate = new();
     private Task[] _stops = [];
@@ -28,17 +29,33 @@ internal sealed class TcpProxyBinding : ProxyBinding
     private long _limitLoggedAt;
 
     public TcpProxyBinding(Socket listener, ProxyTarget target, ProxyBindingOptions options, ILogger logger, TimeProvider time, IReadOnlyList<EventLoop> loops)
-        : base(listener.LocalEndPoint!, target, options, logger, time)
+        : this(listener.SafeHandle, listener, listener.LocalEndPoint!, target, options, logger, time, loops)
     {
-        _listener = listener;
-        _listener.Listen(4096); // the kernel caps it at net.core.somaxconn
+    }
 
-        // Accepted sockets inherit TCP_NODELAY from the listener: one setsockopt here instead of one per connection.
-        _listener.NoDelay = true;
-        _listener.Blocking = false; // accept4 on it runs on the loops and must say EAGAIN, not wait
-        ListenFd = (int)_listener.SafeHandle.DangerousGetHandle();
+    /// <param name="handle">The bound socket.</param>
+    /// <param name="owner">What closes it (a Socket around it, or the handle itself).</param>
+    public TcpProxyBinding(SafeSocketHandle handle, IDisposable owner, EndPoint local, ProxyTarget target, ProxyBindingOptions options, ILogger logger, TimeProvider time, IReadOnlyList<EventLoop> loops)
+        : base(local, target, options, logger, time)
+    {
+        _listener = owner;
+        ListenFd = (int)handle.DangerousGetHandle();
+
+        // Backlog 4096 (the kernel caps it at net.core.somaxconn); accepted sockets inherit TCP_NODELAY from the
+        // listener (one setsockopt here instead of one per connection); non-blocking, as accept4 runs on the loops and
+        // must say EAGAIN, not wait.
+        if (SocketNative.Listen(ListenFd, 4096) is int error and < 0)
+        {
+            throw new SocketException(-error);
+        }
+
         TargetAddress = new byte[SocketNative.SockAddrSize];
         TargetAddressLength = SocketNative.WriteSockAddr(target.Endpoint, TargetAddress);
+        if (target.IPv4ClientsEndpoint is { } v4)
+        {
+            IPv4ClientsTargetAddress = new byte[SocketNative.SockAddrSize];
+            IPv4ClientsTargetAddressLength = SocketNative.WriteSockAddr(v4, IPv4ClientsTargetAddress);
+        }
 
         // Capped so that a timestamp plus this cannot overflow (a DialTimeout of TimeSpan.MaxValue means "never").
         DialTimeoutTicks = (long)Math.Min(options.DialTimeout.TotalSeconds * time.TimestampFrequency, long.MaxValue / 4);
@@ -58,6 +75,11 @@ internal sealed class TcpProxyBinding : ProxyBinding
     internal byte[] TargetAddress { get; }
 
     internal int TargetAddressLength { get; }
+
+    /// <summary>The sockaddr of <see cref="ProxyTarget.IPv4ClientsEndpoint"/> (a dual-stack listener), or null.</summary>
+    internal byte[]? IPv4ClientsTargetAddress { get; }
+
+    internal int IPv4ClientsTargetAddressLength { get; }
 
     /// <summary><see cref="ProxyBindingOptions.DialTimeout"/> in ticks of the binding's TimeProvider.</summary>
     internal long DialTimeoutTicks { get; }

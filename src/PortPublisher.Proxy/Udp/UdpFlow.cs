@@ -16,20 +16,27 @@ internal sealed class UdpFlow : IEventHandler
 
     private readonly UdpProxyBinding _binding;
 
-    public UdpFlow(UdpProxyBinding binding, UdpFlowKey key, ReadOnlySpan<byte> clientAddress, ReadOnlySpan<byte> localAddress, long now)
+    /// <param name="listenerV6">The listener is an IPv6 socket (perhaps dual-stack, whose IPv4 clients come as ::ffff:a.b.c.d).</param>
+    public UdpFlow(UdpProxyBinding binding, UdpFlowKey key, ReadOnlySpan<byte> clientAddress, ReadOnlySpan<byte> localAddress, bool listenerV6, long now)
     {
         _binding = binding;
         Key = key;
         ClientAddress = clientAddress.ToArray();
         Client = SocketNative.ReadSockAddr(clientAddress) ?? new IPEndPoint(IPAddress.None, 0);
+        Target = binding.Target.For(Client.Address);
         if (!localAddress.IsEmpty)
         {
             LocalAddress = new IPAddress(localAddress);
-            SourceControl = DatagramBatch.SourceControl(localAddress);
+
+            // An IPv4 client of a dual-stack socket: the kernel takes IPV6_PKTINFO with the mapped source (ip_cmsg_send).
+            SourceControl = DatagramBatch.SourceControl(listenerV6 && localAddress.Length == 4 ? LocalAddress.MapToIPv6().GetAddressBytes() : localAddress);
         }
 
         LastActivity = now;
     }
+
+    /// <summary>Where this client's datagrams go (a dual-stack binding sends each family to its own target).</summary>
+    public IPEndPoint Target { get; }
 
     public UdpFlowKey Key { get; }
 

@@ -27,6 +27,7 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
     private readonly Socket _listener;
     private readonly int _fd;
     private readonly bool _wildcard;
+    private readonly bool _v6;
     private readonly EventLoop _loop;
     private readonly Dictionary<UdpFlowKey, UdpFlow> _flows = [];
 
@@ -46,9 +47,15 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
         _listener = listener;
         var local = (IPEndPoint)listener.LocalEndPoint!;
         _wildcard = local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any);
+        _v6 = local.AddressFamily == AddressFamily.InterNetworkV6;
         if (_wildcard)
         {
-            _listener.SetSocketOption(local.AddressFamily == AddressFamily.InterNetworkV6 ? SocketOptionLevel.IPv6 : SocketOptionLevel.IP, SocketOptionName.PacketInformation, true);
+            _listener.SetSocketOption(_v6 ? SocketOptionLevel.IPv6 : SocketOptionLevel.IP, SocketOptionName.PacketInformation, true);
+            if (_v6 && _listener.DualMode)
+            {
+                // A dual-stack [::] socket: its IPv4 datagrams carry IP_PKTINFO, not IPV6_PKTINFO.
+                _listener.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.PacketInformation, true);
+            }
         }
 
         _listener.Blocking = false; // recvmmsg/sendmmsg run on the loop and must say EAGAIN, not wait
@@ -255,7 +262,7 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
             return flow;
         }
 
-        var client = new UdpFlow(this, key, batch.Source(i), destination, now);
+        var client = new UdpFlow(this, key, batch.Source(i), destination, _v6, now);
         if (_flows.Count >= Options.MaxUdpFlows)
         {
             Counters.Error(ProxyErrorKind.FlowTableFull);
@@ -266,7 +273,7 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
         ValueTask<Socket> socket;
         try
         {
-            socket = Target.Sockets.CreateAsync(Target.Endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            socket = Target.Sockets.CreateAsync(client.Target.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or Netlink.NetlinkException)
         {
@@ -317,7 +324,7 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
         try
         {
             upstream.Blocking = false;
-            upstream.Connect(Target.Endpoint); // UDP connect only fixes the peer: no packet leaves
+            upstream.Connect(flow.Target); // UDP connect only fixes the peer: no packet leaves
             token = _loop.Register((int)upstream.SafeHandle.DangerousGetHandle(), SocketNative.EPOLLIN, flow, 0);
             if (token < 0)
             {
@@ -334,7 +341,7 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
 
         flow.Attach(upstream, (int)upstream.SafeHandle.DangerousGetHandle(), token);
         Counters.Opened();
-        ProxyLog.FlowOpened(Logger, flow.Client, Target.Endpoint);
+        ProxyLog.FlowOpened(Logger, flow.Client, flow.Target);
         if (flow.Waiting is { } waiting)
         {
             flow.Waiting = null;
@@ -373,7 +380,7 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
     private void DialFailed(UdpFlow flow, string error)
     {
         Counters.Error(ProxyErrorKind.DialFailed);
-        ProxyLog.DialFailed(Logger, Target.Endpoint, flow.Client, error);
+        ProxyLog.DialFailed(Logger, flow.Target, flow.Client, error);
     }
 
     private void Sweep()
@@ -389,7 +396,7 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
             TimeSpan idle = Time.GetElapsedTime(flow.LastActivity, now);
             if (idle >= Options.UdpIdleTimeout)
             {
-                ProxyLog.FlowExpired(Logger, flow.Client, Target.Endpoint, idle.TotalSeconds);
+                ProxyLog.FlowExpired(Logger, flow.Client, flow.Target, idle.TotalSeconds);
                 Close(flow);
             }
         }

@@ -48,8 +48,7 @@ internal static class ControlApi
             });
         });
 
-        v1.MapGet("/publications", (PublicationManager manager) =>
-            Results.Json(manager.Snapshot.ToList(), ApiJsonContext.Default.ListPublicationDto));
+        v1.MapGet("/publications", (PublicationManager manager) => PublicationListJson.Result(manager.Snapshot));
 
         v1.MapGet("/publications/{name}", (string name, HttpContext http, PublicationManager manager) => Handle(async () =>
         {

@@ -45,7 +45,7 @@ internal static class DockerApi
     private static IResult Inspect(string name, PublicationManager manager)
     {
         string wanted = name.TrimStart('/');
-        PublicationDto? p = manager.Snapshot.FirstOrDefault(x => x.Name == wanted)
+        PublicationDto? p = manager.Find(wanted)
             ?? (wanted.Length > 0 ? manager.Snapshot.FirstOrDefault(x => IdOf(x.Name).StartsWith(wanted, StringComparison.Ordinal)) : null);
         if (p is null)
         {

@@ -21,6 +21,7 @@ internal static class PublicationServices
         services.AddSingleton<INatBackend, NftablesNat>();
         services.AddSingleton<IProxyHost, ProxyHost>();
         services.AddSingleton<IPortReservations, SocketReservations>();
+        services.AddSingleton<NamespaceHandles>();
         services.AddSingleton<ITargetResolver, TargetResolver>();
         services.AddSingleton<IHostSysctls, HostSysctls>();
         services.AddSingleton<IConntrack, KernelConntrack>();

@@ -18,10 +18,13 @@ internal sealed class StateDirectoryLock : IDisposable
 
     private readonly int _fd;
 
-    private StateDirectoryLock(int fd, string path)
+    private readonly bool _created;
+
+    private StateDirectoryLock(int fd, string path, bool created)
     {
         _fd = fd;
         PathName = path;
+        _created = created;
     }
 
     public string PathName { get; }
@@ -30,6 +33,7 @@ internal sealed class StateDirectoryLock : IDisposable
     /// <exception cref="InvalidOperationException">Another process holds it (the message names its PID), or the directory cannot be used.</exception>
     public static unsafe StateDirectoryLock Acquire(string stateDir)
     {
+        bool created = !Directory.Exists(stateDir);
         try
         {
             Directory.CreateDirectory(stateDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -80,10 +84,36 @@ internal sealed class StateDirectoryLock : IDisposable
             }
         }
 
-        return new StateDirectoryLock(fd, path);
+        return new StateDirectoryLock(fd, path, created);
     }
 
     public void Dispose() => _ = close(_fd);
+
+    /// <summary>
+    /// Releases the lock of a start that was refused later (another service's table or socket): a state directory this
+    /// start made goes again with its lock file, so a refused start leaves nothing behind.
+    /// </summary>
+    public void Abandon()
+    {
+        if (_created)
+        {
+            try
+            {
+                File.Delete(PathName);
+                string dir = Path.GetDirectoryName(PathName)!;
+                if (!Directory.EnumerateFileSystemEntries(dir).Any())
+                {
+                    Directory.Delete(dir);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left as it is: only a leftover, and the refusal is what the caller reports.
+            }
+        }
+
+        Dispose();
+    }
 
     /// <summary>
     /// The holder's PID from the file it wrote, read with plain open/pread: .NET's FileStream emulates FileShare with

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using PortPublisher.Core.Allocation;
 
 namespace PortPublisher.Service.Kernel;
@@ -6,10 +5,9 @@ namespace PortPublisher.Service.Kernel;
 /// <summary>Real sockets that hold host ports before any rule or listener exists.</summary>
 internal interface IPortReservations
 {
-    /// <summary>A reserver for one publish; <paramref name="describe"/> names a binding in error texts.</summary>
+    /// <summary>
+    /// A reserver for one publish, or for restoring one saved publication (each port and protocol reserved as one exact
+    /// group); <paramref name="describe"/> names a binding in error texts.
+    /// </summary>
     IReservationSet Begin(Func<HostBinding, string> describe);
-
-    /// <summary>Binds one port again, as at publish time (restoring saved publications).</summary>
-    /// <exception cref="PortAllocationException">The port is taken.</exception>
-    SafeSocketHandle BindOne(HostBinding binding);
 }

@@ -13,8 +13,8 @@ internal interface IProxyHost : IAsyncDisposable
     /// <summary>A source of sockets made inside <paramref name="ns"/>, shared by one publication's bindings.</summary>
     IProxySockets OpenSockets(ITargetNamespace ns);
 
-    /// <summary>Starts relaying from the reserved socket (the lease owns it from then on) to <paramref name="target"/>.</summary>
-    IProxyLease Start(SafeSocketHandle reserved, IPEndPoint target, IProxySockets sockets);
+    /// <summary>Starts relaying from the reserved socket (the lease owns it from then on).</summary>
+    IProxyLease Start(ProxyStart start, IProxySockets sockets);
 
     /// <summary>
     /// Stops a binding. The listener is closed and the port free when this returns, even when the proxy's loops did

@@ -11,4 +11,10 @@ internal interface ITargetNamespace : IDisposable
 
     /// <summary>False once the path no longer names it (<c>ip netns del</c>, the process exited).</summary>
     bool StillNamed { get; }
+
+    /// <summary>
+    /// Another hold on the same open namespace by the same path, disposed on its own (restoring many publications
+    /// into one namespace opens it once).
+    /// </summary>
+    ITargetNamespace Share();
 }

@@ -7,7 +7,7 @@ using PortPublisher.Service.Publications;
 namespace PortPublisher.Service.Kernel;
 
 /// <summary><see cref="ITargetResolver"/> with nsfs handles and rtnetlink, each call on a pool thread under <see cref="PipelineDeadlines.Kernel"/>.</summary>
-internal sealed class TargetResolver(PipelineDeadlines deadlines) : ITargetResolver
+internal sealed class TargetResolver(PipelineDeadlines deadlines, NamespaceHandles handles) : ITargetResolver
 {
     public ValueTask<ResolvedTarget> ResolveAsync(string netns, IPAddress? requested, CancellationToken cancellationToken) =>
         OffWriter.RunAsync(() => Resolve(netns, requested), deadlines.Kernel, $"opening network namespace '{netns}'", cancellationToken);
@@ -23,13 +23,13 @@ internal sealed class TargetResolver(PipelineDeadlines deadlines) : ITargetResol
                     throw new NetworkNamespaceNotFoundException($"{path} is now a different namespace than the one published");
                 }
 
-                return new KernelNamespace(ns);
+                return handles.Share(ns, path);
             },
             deadlines.Kernel,
             $"opening network namespace {path}",
             cancellationToken);
 
-    private static ResolvedTarget Resolve(string netns, IPAddress? requested)
+    private ResolvedTarget Resolve(string netns, IPAddress? requested)
     {
         NetworkNamespace ns;
         try
@@ -53,7 +53,8 @@ internal sealed class TargetResolver(PipelineDeadlines deadlines) : ITargetResol
                 }
             }
 
-            return new ResolvedTarget(new KernelNamespace(ns), Addresses(ns, netns, requested));
+            Target target = Addresses(ns, netns, requested);
+            return new ResolvedTarget(handles.Share(ns, ns.Path), target);
         }
         catch
         {

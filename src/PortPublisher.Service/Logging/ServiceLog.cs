@@ -69,8 +69,15 @@ internal static partial class ServiceLog
     [LoggerMessage(1020, LogLevel.Error, "Publication {Name} is kept in state but not active: {Reason}; it is retried every 10 s and at the next start (unpublish it to drop it)")]
     public static partial void ParkedOnRestore(ILogger logger, string name, string reason);
 
-    [LoggerMessage(1021, LogLevel.Information, "Restored {Name}: {Bindings} bindings in {Milliseconds} ms")]
+    // Debug: a start that restores 10,000 publications must not write 10,000 lines (1003 sums them up).
+    [LoggerMessage(1021, LogLevel.Debug, "Restored {Name}: {Bindings} bindings in {Milliseconds} ms")]
     public static partial void RestoredOne(ILogger logger, string name, int bindings, double milliseconds);
+
+    [LoggerMessage(1022, LogLevel.Debug, "Publish {Name} steps (ms): {Steps}")]
+    public static partial void PublishSteps(ILogger logger, string name, string steps);
+
+    [LoggerMessage(1023, LogLevel.Debug, "Unpublish {Name} steps (ms): {Steps}")]
+    public static partial void UnpublishSteps(ILogger logger, string name, string steps);
 
     [LoggerMessage(1090, LogLevel.Warning, "nftables tables are not protected ({Reason}): other tools can flush them; the self-repair rebuilds them")]
     public static partial void TablesNotProtected(ILogger logger, string reason);

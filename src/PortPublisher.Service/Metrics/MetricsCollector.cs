@@ -137,7 +137,9 @@ internal sealed class MetricsCollector
         {
             string ip = c.Binding.HostIp is null ? (c.Binding.IsIPv6 ? "::" : "0.0.0.0") : GoNet.FormatIP(c.Binding.HostIp);
             string proto = c.Binding.Protocol.ToName();
-            if (!owner.TryGetValue((ip, c.Binding.HostPort, proto), out string? publication))
+            // A CNI attachment's 127.0.0.1 element carries its address-less binding's loopback clients: counted there.
+            if (!owner.TryGetValue((ip, c.Binding.HostPort, proto), out string? publication)
+                && !(ip == "127.0.0.1" && owner.TryGetValue(("0.0.0.0", c.Binding.HostPort, proto), out publication)))
             {
                 continue;
             }

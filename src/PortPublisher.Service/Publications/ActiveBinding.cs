@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using PortPublisher.Core.Allocation;
 using PortPublisher.Core.Publications;
 using PortPublisher.Netlink.Nft;
@@ -16,10 +15,13 @@ internal sealed class ActiveBinding(HostBinding host, Carrier carrier, IPAddress
 
     public IPAddress TargetIp { get; } = targetIp;
 
-    /// <summary>NAT: the bound (not listening) socket that keeps the port ours, as Docker's daemon keeps it.</summary>
-    public SafeSocketHandle? Reservation { get; set; }
+    /// <summary>
+    /// The socket that keeps the port ours while nothing listens on it, as Docker's daemon keeps it (shared with the
+    /// other half of a wildcard pair); null once a listener owns it.
+    /// </summary>
+    public PortHold? Hold { get; set; }
 
-    /// <summary>Proxy: the running binding (it owns the listening socket).</summary>
+    /// <summary>The running listener (it owns the socket); a wildcard pair on one dual-stack socket shares one.</summary>
     public IProxyLease? Proxy { get; set; }
 
     public NatBinding ToNat()

@@ -51,7 +51,7 @@ internal sealed class NatReconciler : IDisposable
             return "unavailable";
         }
 
-        List<NatBinding> expected = [.. _registry.All.SelectMany(p => p.Bindings).Where(b => b.Carrier == Carrier.Nat).Select(b => b.ToNat())];
+        List<NatBinding> expected = [.. _registry.All.SelectMany(p => p.NatElements())];
         RulesetCheck check = _nat.Check(expected);
         if (check.State == RulesetState.InSync && _nat.Adopt())
         {

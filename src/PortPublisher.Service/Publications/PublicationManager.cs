@@ -36,6 +36,9 @@ internal sealed class PublicationManager(
     /// <summary>What the API and metrics read: replaced after every change, never mutated (readers need no lock).</summary>
     public ImmutableArray<PublicationDto> Snapshot => registry.Snapshot;
 
+    /// <summary>One publication as readers see it (O(log n)), or null.</summary>
+    public PublicationDto? Find(string name) => registry.Find(name);
+
     public IReadOnlyCollection<ProxyBinding> ProxyBindings => proxy.Bindings;
 
     /// <summary>A second nftables socket for scrapes, so reading counters never waits for or disturbs the writer.</summary>
@@ -142,7 +145,7 @@ internal sealed class PublicationManager(
         {
             foreach (ActiveBinding b in p.Bindings)
             {
-                b.Reservation?.Dispose();
+                b.Hold?.Dispose();
             }
 
             p.Sockets?.Dispose();

@@ -68,7 +68,7 @@ internal sealed class PublicationRegistry(IStateStore store)
 
     /// <summary>The target addresses of NAT'ed 127.0.0.0/8 bindings: the links to them need route_localnet.</summary>
     public IReadOnlyCollection<IPAddress> LocalnetTargets(string? except = null) =>
-        [.. _publications.Values.Where(p => p.Name != except).SelectMany(p => p.Bindings).Where(b => b.NeedsLocalnet).Select(b => b.TargetIp).Distinct()];
+        [.. _publications.Values.Where(p => p.Name != except).SelectMany(p => p.Bindings.Where(p.NeedsLocalnet)).Select(b => b.TargetIp).Distinct()];
 
     public bool TryGet(string name, out ActivePublication publication) => _publications.TryGetValue(name, out publication!);
 
@@ -116,11 +116,13 @@ internal sealed class PublicationRegistry(IStateStore store)
         PortPublisherMetrics.Publications.Set(_published.Count);
     }
 
-    /// <summary>Updates what readers see of one publication after it changed or went.</summary>
-    public void RefreshSnapshot(string name)
+    /// <summary>Updates what readers see of one publication after it changed or went; what they see of it now (null: gone).</summary>
+    public PublicationDto? RefreshSnapshot(string name)
     {
-        _published = _publications.TryGetValue(name, out ActivePublication? p) ? _published.SetItem(name, p.ToDto()) : _published.Remove(name);
+        PublicationDto? dto = _publications.TryGetValue(name, out ActivePublication? p) ? p.ToDto() : null;
+        _published = dto is not null ? _published.SetItem(name, dto) : _published.Remove(name);
         PortPublisherMetrics.Publications.Set(_published.Count);
+        return dto;
     }
 
     private sealed record SnapshotCache(ImmutableSortedDictionary<string, PublicationDto> Source, ImmutableArray<PublicationDto> Array);

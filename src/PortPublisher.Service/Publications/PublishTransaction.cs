@@ -6,16 +6,26 @@ namespace PortPublisher.Service.Publications;
 /// <summary>
 /// The undo list of one publish: each step that changed something registers how to take it back, and a failure (or a
 /// dry run) runs them in reverse. An undo that fails is logged and the rest still run: the aim is to leave nothing
-/// behind, and one stuck resource must not keep the others.
+/// behind, and one stuck resource must not keep the others. With a <see cref="TimeProvider"/> it also times each step,
+/// for the Debug line that says where a publish spent its time (a 10,000-port range: allocating, persisting, the
+/// transaction, the listeners).
 /// </summary>
-internal sealed class PublishTransaction(ILogger logger, string publication)
+internal sealed class PublishTransaction(ILogger logger, string publication, TimeProvider? time = null)
 {
     private readonly Stack<(string Step, Func<ValueTask> Undo)> _undo = new();
+    private readonly StepTimer _timer = new(time);
 
     /// <summary>The step running now, named in the error if it fails.</summary>
     public string Step { get; private set; } = "start";
 
-    public void Begin(string step) => Step = step;
+    public void Begin(string step)
+    {
+        _timer.Begin(step);
+        Step = step;
+    }
+
+    /// <summary>Milliseconds per step so far; empty without a TimeProvider.</summary>
+    public string Timings() => _timer.Summary();
 
     public void OnRollback(string step, Action undo) => _undo.Push((step, () =>
     {

@@ -73,11 +73,25 @@ internal static class PublishValidator
             errors.Add($"invalid mode {(int)mode}: use auto, nat or proxy");
         }
 
+        if (request.Cni is { } cni)
+        {
+            if (string.IsNullOrEmpty(cni.ContainerId) || string.IsNullOrEmpty(cni.IfName))
+            {
+                errors.Add("cni: containerId and ifName are required");
+            }
+
+            // The runtime holds a CNI attachment's host ports, so no listener of ours could take them.
+            if (request.Mode is PublishMode.Proxy or PublishMode.Auto)
+            {
+                errors.Add($"cni: a CNI attachment is carried by NAT only; mode {PublishModeNames.ToName(request.Mode.Value)} cannot be used");
+            }
+        }
+
         if (errors.Count > 0)
         {
             throw new PublishException(HttpStatusCode.BadRequest, string.Join("\n", errors)) { Step = "validate" };
         }
 
-        return new ValidatedPublish(name!, netns, specs, mappings, request.Mode, targetIp, request.DryRun);
+        return new ValidatedPublish(name!, netns, specs, mappings, request.Cni is null ? request.Mode : PublishMode.Nat, targetIp, request.DryRun, request.Cni);
     }
 }

@@ -53,7 +53,7 @@ internal sealed class Publisher(
         }
 
         long started = time.GetTimestamp();
-        var tx = new PublishTransaction(logger, name);
+        var tx = new PublishTransaction(logger, name, time);
         try
         {
             PublicationDto result = await PublishSteps(request, tx, cancellationToken);
@@ -61,6 +61,10 @@ internal sealed class Publisher(
             {
                 List<ActiveBinding> made = registry.TryGet(name, out ActivePublication p) ? p.Bindings : [];
                 ServiceLog.Published(logger, name, request.Netns, made.Count, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1), Summary(made));
+                if (logger.IsEnabled(LogLevel.Debug))
+                {
+                    ServiceLog.PublishSteps(logger, name, tx.Timings());
+                }
             }
 
             return result;
@@ -103,6 +107,8 @@ internal sealed class Publisher(
 
         // The intent is written first: a restart after this point does not bring the publication back, and a state
         // directory that cannot be written leaves it fully in place.
+        StepTimer? steps = logger.IsEnabled(LogLevel.Debug) ? new StepTimer(time) : null;
+        steps?.Begin("persist");
         registry.Remove(name);
         try
         {
@@ -114,16 +120,45 @@ internal sealed class Publisher(
             throw new PublishException(e.Status, $"unpublish {name}: {e.Message}; nothing was changed", e) { Step = "persist" };
         }
 
-        await TeardownAsync(p);
+        await TeardownAsync(p, steps);
+        steps?.Begin("reply");
         registry.RefreshSnapshot(name);
+        PublicationDto gone = p.ToDto();
         ServiceLog.Unpublished(logger, name, p.Bindings.Count, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1));
-        return p.ToDto();
+        if (steps is not null)
+        {
+            ServiceLog.UnpublishSteps(logger, name, steps.Summary());
+        }
+
+        return gone;
     }
 
     /// <summary>Unpublishes every publication whose namespace is gone (<c>ip netns del</c>, its process exited).</summary>
     public async ValueTask DropVanishedAsync()
     {
-        foreach (ActivePublication p in registry.All.Where(p => p.Namespace is { StillNamed: false }).ToList())
+        // Runs every second: one stat per namespace path, however many publications go into it.
+        Dictionary<(string, (ulong, ulong)), bool>? named = null;
+        List<ActivePublication>? gone = null;
+        foreach (ActivePublication p in registry.All)
+        {
+            if (p.Namespace is not { } ns)
+            {
+                continue;
+            }
+
+            named ??= [];
+            if (!named.TryGetValue((ns.Path, ns.Identity), out bool still))
+            {
+                named[(ns.Path, ns.Identity)] = still = ns.StillNamed;
+            }
+
+            if (!still)
+            {
+                (gone ??= []).Add(p);
+            }
+        }
+
+        foreach (ActivePublication p in gone ?? [])
         {
             registry.Remove(p.Name);
             try
@@ -143,24 +178,28 @@ internal sealed class Publisher(
     }
 
     /// <summary>Releases everything a publication holds: NAT elements, proxies (with a deadline each), ports, namespace.</summary>
-    public async ValueTask TeardownAsync(ActivePublication p)
+    public async ValueTask TeardownAsync(ActivePublication p, StepTimer? steps = null)
     {
         List<ActiveBinding> natBindings = [.. p.Bindings.Where(b => b.Carrier == Carrier.Nat)];
         if (natBindings.Count > 0)
         {
-            TryRemoveNat(natBindings);
+            steps?.Begin("remove nftables elements");
+            TryRemoveNat(p, natBindings);
+            steps?.Begin("flush conntrack");
             conntrack.FlushUdp(UdpPorts(natBindings));
-            if (natBindings.Any(b => b.NeedsLocalnet))
+            if (natBindings.Any(p.NeedsLocalnet))
             {
                 sysctls.SyncLocalnet(registry.LocalnetTargets(except: p.Name));
             }
         }
 
+        steps?.Begin("stop proxies");
         await StopProxiesAsync(p.Name, p.Bindings);
+        steps?.Begin("release ports");
         foreach (ActiveBinding b in p.Bindings)
         {
-            b.Reservation?.Dispose();
-            b.Reservation = null;
+            b.Hold?.Dispose();
+            b.Hold = null;
         }
 
         allocator.Release(p.Bindings.Select(b => b.Host));
@@ -168,15 +207,45 @@ internal sealed class Publisher(
         p.Namespace?.Dispose();
     }
 
-    /// <summary>Starts the listeners of a publication whose ports are reserved (publish and restore).</summary>
+    /// <summary>
+    /// Starts the listeners of a publication whose ports are reserved (publish and restore). A wildcard pair on one
+    /// dual-stack socket gets one listener: IPv6 clients go to the [::] binding's target, IPv4 ones (::ffff:a.b.c.d) to
+    /// the 0.0.0.0 binding's.
+    /// </summary>
     public void StartProxies(ActivePublication p)
     {
-        foreach (ActiveBinding b in p.Bindings.Where(b => b.Proxy is null && p.Listens(b)))
+        Dictionary<PortHold, ActiveBinding>? halves = null;
+        foreach (ActiveBinding b in p.Listeners())
         {
-            SafeSocketHandle reserved = b.Reservation ?? throw new InvalidOperationException($"{b.Host}: no reserved socket");
-            p.Sockets ??= proxy.OpenSockets(p.Namespace ?? throw new InvalidOperationException($"{p.Name}: no namespace to proxy into"));
-            b.Proxy = proxy.Start(reserved, new IPEndPoint(b.TargetIp, b.Host.ContainerPort), p.Sockets);
-            b.Reservation = null; // the proxy owns the socket now
+            if (b.Proxy is not null)
+            {
+                continue;
+            }
+
+            PortHold hold = b.Hold ?? throw new InvalidOperationException($"{b.Host}: no reserved socket");
+            if (hold.DualStack)
+            {
+                halves ??= [];
+                if (!halves.Remove(hold, out ActiveBinding? other))
+                {
+                    halves[hold] = b; // the other half comes later in the list
+                    continue;
+                }
+
+                StartPair(p, hold, other, b);
+                continue;
+            }
+
+            b.Proxy = proxy.Start(new ProxyStart(hold.Reserved, b.Host.Protocol, Listen(b), new IPEndPoint(b.TargetIp, b.Host.ContainerPort), null, b.Carrier == Carrier.Nat), Sockets(p));
+            hold.HandedOver(); // the proxy owns the socket now
+            b.Hold = null;
+        }
+
+        // A pair whose other half does not listen (never made so: both halves of a pair are wildcards): the listener
+        // still holds both families, so every client goes to this half's target.
+        foreach ((PortHold hold, ActiveBinding alone) in halves ?? [])
+        {
+            StartPair(p, hold, alone, alone);
         }
     }
 
@@ -184,11 +253,16 @@ internal sealed class Publisher(
     public async ValueTask StopProxiesAsync(string publication, IEnumerable<ActiveBinding> bindings)
     {
         List<IProxyLease> leases = [];
+        HashSet<IProxyLease> seen = new(ReferenceEqualityComparer.Instance);
         foreach (ActiveBinding b in bindings)
         {
             if (b.Proxy is { } lease)
             {
-                leases.Add(lease);
+                if (seen.Add(lease))
+                {
+                    leases.Add(lease); // a pair's two bindings share one
+                }
+
                 b.Proxy = null;
             }
         }
@@ -253,7 +327,7 @@ internal sealed class Publisher(
         ResolvedTarget resolved = await resolver.ResolveAsync(netns, request.TargetIp, cancellationToken);
         tx.OnRollback("open target", resolved.Namespace.Dispose);
         Target target = resolved.Target;
-        var publication = new ActivePublication(name, request.Netns, resolved.Namespace, request.Specs, []);
+        var publication = new ActivePublication(name, request.Netns, resolved.Namespace, request.Specs, [], request.Cni);
 
         tx.Begin("allocate");
         IReadOnlyList<BindingRequest> requests;
@@ -288,7 +362,9 @@ internal sealed class Publisher(
             kept.Add(r);
         }
 
-        IReservationSet reserved = reservations.Begin(b => Describe(b, target));
+        // A CNI attachment's host ports are held by its runtime (Podman's conmon), as with portmap: the allocator still
+        // refuses ports other publications have, but no socket of ours holds them.
+        IReservationSet reserved = request.Cni is null ? reservations.Begin(b => Describe(b, target)) : new NoReservations();
         tx.OnRollback("release reservations", reserved.ReleaseAll);
         AllocatorCheckpoint checkpoint = allocator.Checkpoint();
         IReadOnlyList<HostBinding> allocated;
@@ -312,8 +388,8 @@ internal sealed class Publisher(
         {
             foreach (ActiveBinding b in publication.Bindings)
             {
-                b.Reservation?.Dispose();
-                b.Reservation = null;
+                b.Hold?.Dispose();
+                b.Hold = null;
             }
         });
         foreach (HostBinding b in allocated)
@@ -325,7 +401,7 @@ internal sealed class Publisher(
                 throw new PublishException(HttpStatusCode.BadRequest, $"{b}: {d.Error}");
             }
 
-            publication.Bindings.Add(new ActiveBinding(b, d.Carrier, d.TargetIp!) { Reservation = reserved.Take(b) });
+            publication.Bindings.Add(new ActiveBinding(b, d.Carrier, d.TargetIp!) { Hold = reserved.Take(b) });
         }
 
         if (request.DryRun)
@@ -359,7 +435,7 @@ internal sealed class Publisher(
         {
             tx.Begin("set sysctls");
             sysctls.EnsureFor(target);
-            if (natBindings.Any(b => b.NeedsLocalnet))
+            if (natBindings.Any(publication.NeedsLocalnet))
             {
                 sysctls.SyncLocalnet(registry.LocalnetTargets());
                 tx.OnRollback("reset route_localnet", () => sysctls.SyncLocalnet(registry.LocalnetTargets(except: name)));
@@ -367,9 +443,9 @@ internal sealed class Publisher(
 
             tx.Begin("program nftables");
             long t0 = Stopwatch.GetTimestamp();
-            nat.Apply([.. natBindings.Select(b => b.ToNat())], []);
+            nat.Apply(publication.NatElements(natBindings), []);
             PortPublisherMetrics.TransactionSeconds.Observe(Stopwatch.GetElapsedTime(t0).TotalSeconds);
-            tx.OnRollback("remove nftables elements", () => TryRemoveNat(natBindings));
+            tx.OnRollback("remove nftables elements", () => TryRemoveNat(publication, natBindings));
             tx.Begin("flush conntrack");
             conntrack.FlushUdp(UdpPorts(natBindings));
         }
@@ -382,12 +458,35 @@ internal sealed class Publisher(
         });
         StartProxies(publication);
 
+        tx.Begin("reply");
         tx.Commit();
-        registry.RefreshSnapshot(name);
-        return publication.ToDto();
+        return registry.RefreshSnapshot(name) ?? publication.ToDto(); // one DTO for readers and the reply (20,000 bindings are made once)
     }
 
-    private void TryRemoveNat(IReadOnlyCollection<ActiveBinding> bindings)
+    private void StartPair(ActivePublication p, PortHold hold, ActiveBinding first, ActiveBinding second)
+    {
+        ActiveBinding v6 = first.Host.HostIp.AddressFamily == AddressFamily.InterNetworkV6 ? first : second;
+        ActiveBinding v4 = ReferenceEquals(v6, first) ? second : first;
+        IProxyLease lease = proxy.Start(
+            new ProxyStart(
+                hold.Reserved,
+                v6.Host.Protocol,
+                Listen(v6),
+                new IPEndPoint(v6.TargetIp, v6.Host.ContainerPort),
+                new IPEndPoint(v4.TargetIp, v4.Host.ContainerPort),
+                v6.Carrier == Carrier.Nat && v4.Carrier == Carrier.Nat),
+            Sockets(p));
+        hold.HandedOver();
+        first.Proxy = second.Proxy = lease;
+        first.Hold = second.Hold = null;
+    }
+
+    private static IPEndPoint Listen(ActiveBinding b) => new(b.Host.HostIp, b.Host.HostPort);
+
+    private IProxySockets Sockets(ActivePublication p) =>
+        p.Sockets ??= proxy.OpenSockets(p.Namespace ?? throw new InvalidOperationException($"{p.Name}: no namespace to proxy into"));
+
+    private void TryRemoveNat(ActivePublication publication, IReadOnlyCollection<ActiveBinding> bindings)
     {
         if (!nat.Available)
         {
@@ -396,7 +495,7 @@ internal sealed class Publisher(
 
         try
         {
-            nat.Apply([], [.. bindings.Where(b => b.Carrier == Carrier.Nat).Select(b => b.ToNat())]);
+            nat.Apply([], publication.NatElements(bindings));
         }
         catch (Netlink.NetlinkException)
         {

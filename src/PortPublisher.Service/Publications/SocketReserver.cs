@@ -14,21 +14,38 @@ namespace PortPublisher.Service.Publications;
 /// for IPv6, bind. A port another process holds fails the publish here, with Docker's error text. The sockets are made
 /// with raw syscalls (socket, setsockopt, bind: 8 µs each) rather than System.Net.Sockets.Socket (22 µs): a 10,000-port
 /// range reserves in 80 ms instead of 220 ms. A NAT binding keeps its handle; a proxied one becomes a Socket.
+/// A wildcard pair (a group of exactly 0.0.0.0 and [::], as an address-less <c>-p 80</c> gives) is held by one
+/// dual-stack <c>[::]</c> socket with IPV6_V6ONLY=0 when <paramref name="dualStack"/>: the kernel then refuses both
+/// 0.0.0.0:P and [::]:P to anyone else, with half the descriptors. Where that socket cannot be made or bound, the pair
+/// falls back to two sockets, whose binds give the exact error (which half is taken) if the port is held.
 /// </summary>
-internal sealed class SocketReserver(Func<HostBinding, string> describe) : IReservationSet
+internal sealed class SocketReserver(Func<HostBinding, string> describe, bool dualStack) : IReservationSet
 {
     private const int EADDRINUSE = 98;
     private const int EMFILE = 24;
     private const int ENFILE = 23;
+    private const int AF_INET = 2;
+    private const int AF_INET6 = 10;
+    private const int IPPROTO_IPV6 = 41;
+    private const int IPV6_V6ONLY = 26;
 
-    private readonly Dictionary<HostBinding, SafeSocketHandle> _held = [];
+    private readonly Dictionary<HostBinding, PortHold> _held = [];
 
-    /// <summary>Takes the socket reserved for a binding out of this reserver (the caller owns it from then on).</summary>
-    public SafeSocketHandle? Take(HostBinding binding) => _held.Remove(binding, out SafeSocketHandle? s) ? s : null;
+    /// <summary>Takes the hold reserved for a binding out of this reserver (the caller owns it from then on).</summary>
+    public PortHold? Take(HostBinding binding) => _held.Remove(binding, out PortHold? s) ? s : null;
 
     public void Reserve(IReadOnlyList<HostBinding> group, bool exactPort)
     {
-        var made = new List<(HostBinding, SafeSocketHandle)>();
+        ArgumentNullException.ThrowIfNull(group);
+        if (dualStack && IsWildcardPair(group) && TryBind(IPAddress.IPv6Any, group[0].HostPort, group[0].Protocol, v6Only: false, out _) is { } shared)
+        {
+            var hold = new PortHold(shared, dualStack: true);
+            _held[group[0]] = hold;
+            _held[group[1]] = hold;
+            return;
+        }
+
+        var made = new List<(HostBinding, SafeSocketHandle)>(group.Count);
         foreach (HostBinding b in group)
         {
             if (b.Protocol == Protocol.Sctp)
@@ -52,22 +69,23 @@ internal sealed class SocketReserver(Func<HostBinding, string> describe) : IRese
 
         foreach ((HostBinding b, SafeSocketHandle s) in made)
         {
-            _held[b] = s;
+            _held[b] = new PortHold(s, dualStack: false);
         }
     }
 
     public void Unreserve(IReadOnlyList<HostBinding> group)
     {
+        ArgumentNullException.ThrowIfNull(group);
         foreach (HostBinding b in group)
         {
-            Take(b)?.Dispose();
+            Take(b)?.Dispose(); // a pair's second Take finds the hold its first closed: closing twice is harmless
         }
     }
 
     /// <summary>Releases every socket still held (a failed or dry-run publish).</summary>
     public void ReleaseAll()
     {
-        foreach (SafeSocketHandle s in _held.Values)
+        foreach (PortHold s in _held.Values)
         {
             s.Dispose();
         }
@@ -75,15 +93,30 @@ internal sealed class SocketReserver(Func<HostBinding, string> describe) : IRese
         _held.Clear();
     }
 
-    /// <summary>Binds one binding's port, as at publish time; for restoring saved publications.</summary>
-    public SafeSocketHandle BindOne(HostBinding b) =>
-        TryBind(b, out int errno) ?? throw new PortAllocationException(Describe(b, errno, exactPort: true));
+    /// <summary>Exactly 0.0.0.0 and [::] (in either order) of one port and a protocol that is reserved (not SCTP).</summary>
+    internal static bool IsWildcardPair(IReadOnlyList<HostBinding> group) =>
+        group.Count == 2
+        && group[0].Protocol != Protocol.Sctp
+        && group[0].Protocol == group[1].Protocol
+        && group[0].HostPort == group[1].HostPort
+        && ((group[0].HostIp.Equals(IPAddress.Any) && group[1].HostIp.Equals(IPAddress.IPv6Any))
+            || (group[0].HostIp.Equals(IPAddress.IPv6Any) && group[1].HostIp.Equals(IPAddress.Any)));
 
     /// <summary>A socket of the binding's family and protocol with SO_REUSEADDR (and IPV6_V6ONLY), bound to its address; null with the errno when that fails.</summary>
-    public static unsafe SafeSocketHandle? TryBind(HostBinding b, out int error)
+    public static SafeSocketHandle? TryBind(HostBinding b, out int error)
     {
-        bool v6 = b.HostIp.AddressFamily == AddressFamily.InterNetworkV6;
-        int fd = socket(v6 ? 10 : 2, (b.Protocol == Protocol.Udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+        ArgumentNullException.ThrowIfNull(b);
+        return TryBind(b.HostIp, b.HostPort, b.Protocol, v6Only: true, out error);
+    }
+
+    /// <summary>
+    /// socket, SO_REUSEADDR, IPV6_V6ONLY (for IPv6: set to <paramref name="v6Only"/> explicitly, so the host's
+    /// net.ipv6.bindv6only default does not decide), bind; null with the errno when any of them fails.
+    /// </summary>
+    private static unsafe SafeSocketHandle? TryBind(IPAddress ip, ushort port, Protocol protocol, bool v6Only, out int error)
+    {
+        bool v6 = ip.AddressFamily == AddressFamily.InterNetworkV6;
+        int fd = socket(v6 ? AF_INET6 : AF_INET, (protocol == Protocol.Udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
         if (fd < 0)
         {
             error = errno;
@@ -92,16 +125,19 @@ internal sealed class SocketReserver(Func<HostBinding, string> describe) : IRese
 
         var handle = new SafeSocketHandle(fd, ownsHandle: true);
         int one = 1;
+        int only = v6Only ? 1 : 0;
         Span<byte> sa = stackalloc byte[28];
         sa.Clear();
-        BinaryPrimitives.WriteUInt16LittleEndian(sa, (ushort)(v6 ? 10 : 2));
-        BinaryPrimitives.WriteUInt16BigEndian(sa[2..], b.HostPort);
-        b.HostIp.TryWriteBytes(v6 ? sa[8..] : sa[4..], out _);
+        BinaryPrimitives.WriteUInt16LittleEndian(sa, (ushort)(v6 ? AF_INET6 : AF_INET));
+        BinaryPrimitives.WriteUInt16BigEndian(sa[2..], port);
+        ip.TryWriteBytes(v6 ? sa[8..] : sa[4..], out _);
         fixed (byte* p = sa)
         {
-            // IPV6_V6ONLY: [::] must not take 0.0.0.0's port.
+            // IPV6_V6ONLY=1: a [::] of its own must not take 0.0.0.0's port; 0: it is the pair's one socket. Set even
+            // where 0 is the default: the sysctl may change under us, and a pair whose socket turned out v6-only would
+            // leave 0.0.0.0 unheld.
             if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(int)) != 0
-                || (v6 && setsockopt(fd, 41 /* IPPROTO_IPV6 */, 26 /* IPV6_V6ONLY */, &one, sizeof(int)) != 0)
+                || (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, sizeof(int)) != 0)
                 || bind(fd, (Tmds.Linux.sockaddr*)p, (uint)(v6 ? 28 : 16)) != 0)
             {
                 error = errno;
@@ -118,7 +154,7 @@ internal sealed class SocketReserver(Func<HostBinding, string> describe) : IRese
     {
         if (errno is EMFILE or ENFILE)
         {
-            // One socket per binding holds its port (as Docker does): large ranges need a large RLIMIT_NOFILE.
+            // One socket holds each port (as Docker's do): large ranges need a large RLIMIT_NOFILE.
             return $"cannot reserve host port for {describe(b)}: {Marshal.GetPInvokeErrorMessage(errno).ToLowerInvariant()} (raise the service's open-file limit, LimitNOFILE)";
         }
 

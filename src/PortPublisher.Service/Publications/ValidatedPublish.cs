@@ -5,6 +5,7 @@ using PortPublisher.Core.Specs;
 namespace PortPublisher.Service.Publications;
 
 /// <summary>A publish request that passed every check that needs no state: names, specs, mode, address.</summary>
+/// <param name="Cni">The CNI attachment it is for (NAT only, the runtime holds the ports), or null.</param>
 internal sealed record ValidatedPublish(
     string Name,
     string Netns,
@@ -12,4 +13,5 @@ internal sealed record ValidatedPublish(
     IReadOnlyList<PortMapping> Mappings,
     PublishMode? Mode,
     IPAddress? TargetIp,
-    bool DryRun);
+    bool DryRun,
+    Core.Api.CniAttachment? Cni = null);

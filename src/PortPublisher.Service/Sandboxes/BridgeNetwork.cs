@@ -76,6 +76,7 @@ internal sealed class BridgeNetwork(string name, string owner)
             if (links.GetLink(veth) is { } link)
             {
                 links.SetMaster(link.Index, bridge);
+                links.SetHairpin(link.Index);
                 links.SetUp(link.Index);
                 attached++;
             }
@@ -120,6 +121,7 @@ internal sealed class BridgeNetwork(string name, string owner)
         {
             int outer = links.GetLink(veth)!.Index;
             links.SetMaster(outer, bridge);
+            links.SetHairpin(outer);
             links.SetUp(outer);
             using var inside = new LinkNetlink(sandbox);
             int eth0 = inside.GetLink(peer)!.Index;

@@ -87,7 +87,7 @@ internal sealed class MountNamespaceRunner : IDisposable
     /// else null. Mounts made in such a namespace of its own stay there, so <c>ip netns list</c> on the host would show
     /// the namespace file as an empty file.
     /// </summary>
-    private static string? Detect()
+    public static string? Detect()
     {
         string? own = Target("/proc/self/ns/mnt");
         foreach (string candidate in new[] { "/proc/1/ns/mnt", FormattableString.Invariant($"/proc/{Tmds.Linux.LibC.getppid()}/ns/mnt") })

@@ -82,9 +82,11 @@ internal static class NamespaceFiles
     /// <summary>
     /// The processes whose network namespace is <paramref name="identity"/> ("device:inode"), as <c>ip netns pids</c>
     /// finds them: by stat of each /proc/PID/ns/net. The service itself is left out (its threads enter namespaces only
-    /// for a moment, and its main thread never).
+    /// for a moment, and its main thread never). With <paramref name="etcDir"/>, only those whose mounts include files of
+    /// that directory: the processes that entered through one sandbox of a shared namespace (<c>exec</c> bind-mounts
+    /// its /etc/netns/NAME files over /etc, in a mount namespace of the process's own).
     /// </summary>
-    public static List<(int Pid, string Command)> ProcessesIn(string identity)
+    public static List<(int Pid, string Command)> ProcessesIn(string identity, string? etcDir = null)
     {
         var found = new List<(int, string)>();
         foreach (string dir in Directory.EnumerateDirectories("/proc"))
@@ -94,7 +96,8 @@ internal static class NamespaceFiles
                 continue;
             }
 
-            if (Stat(Path.Combine(dir, "ns", "net")) is (ulong device, ulong inode) && FormattableString.Invariant($"{device}:{inode}") == identity)
+            if (Stat(Path.Combine(dir, "ns", "net")) is (ulong device, ulong inode) && FormattableString.Invariant($"{device}:{inode}") == identity
+                && (etcDir is null || MountsFrom(dir, etcDir)))
             {
                 string comm;
                 try
@@ -160,6 +163,20 @@ internal static class NamespaceFiles
         if (Directory.Exists(dir))
         {
             Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>Whether a process's mounts include a bind mount of a file under <paramref name="etcDir"/> (mountinfo's root field).</summary>
+    private static bool MountsFrom(string procDir, string etcDir)
+    {
+        try
+        {
+            string prefix = etcDir.TrimEnd('/') + "/";
+            return File.ReadLines(Path.Combine(procDir, "mountinfo")).Any(l => l.Split(' ') is { Length: > 4 } f && f[3].StartsWith(prefix, StringComparison.Ordinal));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 

@@ -35,7 +35,7 @@ internal static partial class SandboxLog
     [LoggerMessage(3009, LogLevel.Warning, "Bridge {Bridge} was deleted behind the service's back; made again with {Subnet} and {Count} sandbox veths re-attached")]
     public static partial void BridgeRepaired(ILogger logger, string bridge, string subnet, int count);
 
-    [LoggerMessage(3010, LogLevel.Information, "Sandbox files are made in {MountNamespace}: the service runs in a mount namespace of its own, whose mounts the host would not see")]
+    [LoggerMessage(3010, LogLevel.Information, "Sandbox files are made in {MountNamespace} (held open from the start): the service runs in a mount namespace of its own, whose mounts the host would not see")]
     public static partial void HostMounts(ILogger logger, string mountNamespace);
 
     [LoggerMessage(3011, LogLevel.Warning, "Sandbox {Name}: killed {Count} processes still in it (rm --force): {Pids}")]

@@ -22,7 +22,7 @@ namespace PortPublisher.Service.Sandboxes;
 /// failure anywhere (the veth, the files, the ports) leaves nothing. A remove writes the state first. At start the
 /// saved sandboxes are re-read, never re-created: their namespaces, pins, files and veths outlived the service.
 /// </summary>
-internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
+internal sealed partial class SandboxManager : IHostedLifecycleService, IDisposable
 {
     private readonly CommandQueue _queue;
     private readonly Publisher _publisher;
@@ -90,9 +90,20 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         {
             SandboxLog.HostMounts(_logger, hostMounts);
         }
+        else if (_options.HostMountNamespace == MountNamespaceRunner.Self && MountNamespaceRunner.Detect() is { } other)
+        {
+            SandboxLog.Warning(_logger, $"--host-mount-namespace self, but the service's mount namespace is not that of {other}: namespace files made here are empty files there (ip netns cannot enter them)");
+        }
 
         foreach (SandboxDto s in _store.Load().Sandboxes)
         {
+            // Every path the service will remove is derived from the name, and must be exactly that: a damaged or
+            // hand-edited record ("../../var/lib") would otherwise have a restart delete whatever it names.
+            if (Mismatch(s) is { } why)
+            {
+                throw new InvalidDataException($"cannot read sandbox state {_store.PathName}: the record of \"{s.Name}\" {why}. Fix or move the file away; the service will not start and remove what such a record names.");
+            }
+
             _sandboxes[s.Name] = s;
         }
 
@@ -189,6 +200,46 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         _mounts?.Dispose();
     }
 
+    /// <summary>What is wrong with a saved record's name or paths, or null.</summary>
+    private string? Mismatch(SandboxDto s)
+    {
+        if (SandboxName.Check(s.Name) is { } bad)
+        {
+            return $"has a bad name ({bad})";
+        }
+
+        string? other = s.Joins ? s.Network[NetworkMode.ContainerPrefix.Length..] : null;
+        if (other is not null && SandboxName.Check(other) is not null)
+        {
+            return $"joins a bad name ({s.Network})";
+        }
+
+        if (s.Netns is not null && s.Netns != Path.Combine(_options.NetnsDir, s.Name))
+        {
+            return $"names namespace file {s.Netns}, not {Path.Combine(_options.NetnsDir, s.Name)}";
+        }
+
+        if (s.EtcDir is not null && s.EtcDir != Path.Combine(_options.EtcNetnsDir, s.Name))
+        {
+            return $"names {s.EtcDir}, not {Path.Combine(_options.EtcNetnsDir, s.Name)}";
+        }
+
+        if (s.UtsNamespace is not null && s.UtsNamespace != Path.Combine(_options.UtsDir, other ?? s.Name) && !(other is not null && Path.GetDirectoryName(s.UtsNamespace) == _options.UtsDir))
+        {
+            return $"names UTS pin {s.UtsNamespace}, which is not under {_options.UtsDir}";
+        }
+
+        if (s.Veth is not null && !VethName().IsMatch(s.Veth))
+        {
+            return $"names veth {s.Veth}, not veth and 7 hex characters";
+        }
+
+        return s.Phase is null or SandboxDto.Creating or SandboxDto.Removing ? null : $"is in an unknown phase \"{s.Phase}\"";
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("\\Aveth[0-9a-f]{7}\\z", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex VethName();
+
     private SandboxMasquerade Masquerade() => _masquerade ??= new SandboxMasquerade(table: _options.MasqueradeTableName);
 
     /// <summary>The sandboxes with a veth on the bridge (a joiner shares another's).</summary>
@@ -196,8 +247,14 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
 
     private MountNamespaceRunner Mounts => _mounts ?? throw new InvalidOperationException("the sandbox manager has not started");
 
-    private SandboxDto WithPublication(SandboxDto s) =>
-        s.Publication is { } own && _registry.Find(s.Name) is { } p && p.Netns == own.Netns ? s with { Publication = p } : s;
+    private SandboxDto WithPublication(SandboxDto s) => OwnPublication(s) is { } p ? s with { Publication = p } : s;
+
+    /// <summary>
+    /// The publication of the sandbox's name that carries ports into the sandbox: its own -p, or one published later
+    /// with --netns NAME. One of that name for another namespace is someone else's.
+    /// </summary>
+    private PublicationDto? OwnPublication(SandboxDto s) =>
+        _registry.Find(s.Name) is { } p && (p.Netns == s.Publication?.Netns || (s.Netns is not null && p.Netns == s.Netns) || (s.Netns is not null && p.Netns == s.Name)) ? p : null;
 
     private ValueTask<T> Kernel<T>(Func<T> work, string what) => OffWriter.RunAsync(work, _deadlines.Kernel, what, CancellationToken.None);
 
@@ -205,9 +262,12 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
     {
         string name = v.Name;
         string netnsPath = Path.Combine(_options.NetnsDir, name);
-        if (_sandboxes.ContainsKey(name))
+        if (_sandboxes.TryGetValue(name, out SandboxDto? existing))
         {
-            throw new PublishException(HttpStatusCode.Conflict, $"Cannot create namespace file \"{netnsPath}\": File exists") { Step = "validate" };
+            // ip's own words where there is a namespace file; a host-mode sandbox has none.
+            throw new PublishException(HttpStatusCode.Conflict, existing.Netns is not null
+                ? $"Cannot create namespace file \"{netnsPath}\": File exists"
+                : $"sandbox {name} already exists (--network {existing.Network}); remove it or choose another name") { Step = "validate" };
         }
 
         if (v.Specs.Count > 0 && v.Network.Kind != NetworkModeKind.Host && _registry.Contains(name))
@@ -476,15 +536,18 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
 
         if (Joiners(name) is { Count: > 0 } joiners)
         {
-            List<string> direct = [.. _sandboxes.Values.Where(j => j.Network == NetworkMode.ContainerPrefix + name).Select(j => j.Name).Order(StringComparer.Ordinal)];
-            throw new PublishException(HttpStatusCode.Conflict, $"cannot remove sandbox {name}: {string.Join(", ", direct)} {(direct.Count == 1 ? "joins" : "join")} its network (--network container:{name}); remove {(joiners.Count == 1 ? "it" : "them")} first, or together: sandbox rm {string.Join(' ', joiners)} {name}");
+            // Each link of the chain, so the hint names every sandbox in it: "b joins a, c joins b".
+            string links = string.Join(", ", joiners.Select(j => $"{j} joins {_sandboxes[j].Network[NetworkMode.ContainerPrefix.Length..]}").Reverse());
+            throw new PublishException(HttpStatusCode.Conflict, $"cannot remove sandbox {name}: {links} (--network container:…); remove {(joiners.Count == 1 ? "it" : "them")} first, or together: sandbox rm {string.Join(' ', joiners)} {name}");
         }
 
-        // A namespace goes when its last holder does: processes left in it would lose their network (a joiner's
-        // removal leaves the namespace to the sandbox it joins).
-        if (!s.Joins && s.NetnsId is { } identity && s.Netns is { } netns)
+        // Processes left in it would lose their network (its namespace goes with it) or their /etc files (a joiner's
+        // go): those are refused, or killed with --force. For a joiner, the processes are those that entered through
+        // it, found by their /etc/netns/JOINER bind mounts (the namespace is the other sandbox's too).
+        if (s.NetnsId is { } identity && s.Netns is { } netns)
         {
-            List<(int Pid, string Command)> inside = await Mounts.RunAsync(() => NamespaceFiles.Identity(netns) == identity ? NamespaceFiles.ProcessesIn(identity) : [], _deadlines.Kernel, $"listing the processes in {name}");
+            string? through = s.Joins ? s.EtcDir : null;
+            List<(int Pid, string Command)> inside = await Mounts.RunAsync(() => NamespaceFiles.Identity(netns) == identity ? NamespaceFiles.ProcessesIn(identity, through) : [], _deadlines.Kernel, $"listing the processes in {name}");
             if (inside.Count > 0 && !force)
             {
                 throw new PublishException(HttpStatusCode.Conflict, $"cannot remove sandbox {name}: {Describe(inside)} {(inside.Count == 1 ? "runs" : "run")} in it; stop {(inside.Count == 1 ? "it" : "them")} first, or `sandbox rm --force {name}` kills {(inside.Count == 1 ? "it" : "them")}");
@@ -501,8 +564,8 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
             }
         }
 
-        // Its ports first, each change saved first: a failure here leaves the sandbox whole.
-        await RemovePublicationOf(s);
+        // The record first: a disk that cannot take it refuses the remove with nothing changed (507). Then its ports,
+        // and a failure there puts the record back as it was.
         SandboxDto removing = s with { Phase = SandboxDto.Removing };
         _sandboxes[name] = removing;
         try
@@ -512,6 +575,17 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
         catch
         {
             _sandboxes[name] = s;
+            throw;
+        }
+
+        try
+        {
+            await RemovePublicationOf(s);
+        }
+        catch
+        {
+            _sandboxes[name] = s;
+            Save(rethrow: false);
             throw;
         }
 
@@ -552,7 +626,7 @@ internal sealed class SandboxManager : IHostedLifecycleService, IDisposable
     /// <summary>The sandbox's own publication, if it still has one: one that took its name later is someone else's.</summary>
     private async ValueTask RemovePublicationOf(SandboxDto s)
     {
-        if (s.Publication is { } own && _registry.Find(s.Name) is { } p && p.Netns == own.Netns)
+        if (OwnPublication(s) is not null)
         {
             await _publisher.UnpublishAsync(s.Name);
         }

@@ -185,7 +185,7 @@ internal sealed class StateStore : Kernel.IStateStore
                 throw new InvalidDataException("the file holds no state object");
             }
 
-            if (state.Version != StateFile.CurrentVersion)
+            if (!StateFile.CanRead(state.Version))
             {
                 throw new InvalidDataException($"state version {state.Version} is not {StateFile.CurrentVersion}");
             }

@@ -12,4 +12,5 @@ public sealed record StoredPublication(
     ulong NetnsInode,
     IReadOnlyList<string> Specs,
     IReadOnlyList<StoredBinding> Bindings,
-    IReadOnlyList<string>? Warnings = null);
+    IReadOnlyList<string>? Warnings = null,
+    Core.Api.CniAttachment? Cni = null);

@@ -93,4 +93,18 @@ public class SandboxRequestValidatorTests
         Assert.Null(SandboxRequestValidator.Validate(new SandboxCreateRequest("t1", DnsOptions: ["ndots:1\u0000"]), out List<string> errors));
         Assert.Contains("--dns-option", errors.Single(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void NullsInAJsonBodysLists_AreNamed_NotThrown()
+    {
+        Assert.Null(SandboxRequestValidator.Validate(new SandboxCreateRequest("t1", "none", null, [null!], [null!], [null!], [null!], null, [null!]), out List<string> errors));
+        Assert.Equal(["invalid --dns: null", "invalid --dns-search: null", "invalid --dns-option: null", "invalid --add-host: null", "invalid -p: null"], errors);
+    }
+
+    [Fact]
+    public void Names_HaveNoControlCharacters()
+    {
+        Assert.Null(SandboxRequestValidator.Validate(new SandboxCreateRequest("a\nb", "none"), out List<string> errors));
+        Assert.Equal(["Invalid netns name \"a\\nb\": no control characters"], errors);
+    }
 }
