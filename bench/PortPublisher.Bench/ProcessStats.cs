@@ -26,6 +26,9 @@ internal static class ProcessStats
 
     public static int Count(int pid) => Tree(pid).Count;
 
+    /// <summary>Voluntary context switches (a thread blocked: in epoll_wait, on a futex…) of every thread of the tree.</summary>
+    public static long VoluntarySwitches(int pid) => Tree(pid).Sum(p => SafeDirs($"/proc/{p}/task").Sum(t => StatusKb(t, "voluntary_ctxt_switches:")));
+
     private static List<int> Tree(int pid)
     {
         var all = new List<int> { pid };
@@ -42,6 +45,8 @@ internal static class ProcessStats
     }
 
     private static long StatusKb(int pid, string key) => Kb(SafeRead($"/proc/{pid}/status"), key);
+
+    private static long StatusKb(string taskDir, string key) => Kb(SafeRead(Path.Combine(taskDir, "status")), key);
 
     private static long RollupKb(int pid, string key) => Kb(SafeRead($"/proc/{pid}/smaps_rollup"), key);
 

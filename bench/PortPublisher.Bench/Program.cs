@@ -3,7 +3,9 @@ using PortPublisher.Bench;
 // Side-by-side benchmarks against real peers, in throwaway namespaces (root). Not tests: numbers, not verdicts.
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- nat-program [rounds] [max bindings for the one-nft-per-binding column]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- connection-cost [connections] [rounds]
+//   dotnet run -c Release --project bench/PortPublisher.Bench -- nat-packet-cost [rounds] [bursts] [datagrams per burst]
 //   dotnet run -c Release --project bench/PortPublisher.Bench -- proxy-compare PATH/TO/docker-proxy [rounds] [held connections]
+//   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- service-compare [--docker-proxy PATH] [--rounds N] [--seconds N] [--only …] [--strace] [--perf DIR]
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- publish-range Release [rounds]
 //   dotnet build -c Release && dotnet publish src/PortPublisher.Cli -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- cli-start [rounds] [--native PATH] [--jit PATH] [--docker PATH]
 //   dotnet build -c Release && dotnet run -c Release --project bench/PortPublisher.Bench -- scale-range Release [rounds] [spec] [nofile]
@@ -22,6 +24,12 @@ switch (mode)
         await ConnectionCostBench.Run(
             connections: args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 2000,
             rounds: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5);
+        break;
+    case "nat-packet-cost":
+        await NatPacketCostBench.Run(
+            rounds: args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5,
+            bursts: args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 400,
+            burst: args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 300);
         break;
     case "publish-range":
         PublishRangeBench.Run(
@@ -70,6 +78,8 @@ switch (mode)
         return PortPublisher.Bench.Fuzz.FuzzCommand.Run(args);
     case "proxy-serve":
         return await ProxyServe.Run(args);
+    case "service-compare":
+        return await ServiceCompareBench.Run(args);
     case "proxy-compare":
         await ProxyCompareBench.Run(
             dockerProxy: args.Length > 1 ? args[1] : "/usr/sbin/docker-proxy",
@@ -78,7 +88,7 @@ switch (mode)
             only: args.Length > 4 ? args[4] : "splice,copy,docker,socat");
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | publish-range | cli-start | scale-range | scale-many | scale-conns | proxy-compare | proxy-serve | soak | cni-compare | fuzz");
+        Console.Error.WriteLine($"unknown benchmark '{mode}': nat-program | connection-cost | nat-packet-cost | publish-range | cli-start | scale-range | scale-many | scale-conns | proxy-compare | proxy-serve | service-compare | soak | cni-compare | fuzz");
         return 2;
 }
 

@@ -67,7 +67,7 @@ public sealed class UserlandProxy : IAsyncDisposable
         ProxyBinding binding = listener.SocketType switch
         {
             SocketType.Stream => new TcpProxyBinding(listener, target, options, _logger, _time, Loops(options)),
-            SocketType.Dgram => new UdpProxyBinding(listener, target, options, _logger, _time),
+            SocketType.Dgram => new UdpProxyBinding(listener, target, options, _logger, _time, _loops ?? EventLoop.Group), // always one loop of them
             _ => throw new ArgumentException($"cannot proxy {listener.SocketType} sockets", nameof(listener)),
         };
         _bindings[binding] = 0;

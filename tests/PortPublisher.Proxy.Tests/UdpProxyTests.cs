@@ -146,4 +146,123 @@ public sealed class UdpProxyTests : IDisposable
         again.Bind(binding.Listen);
         Assert.Equal(0, binding.Counters.Snapshot().Active);
     }
+
+    [Fact]
+    public async Task BurstsFromManyClientsEachGetTheirOwnRepliesInOrder()
+    {
+        // Datagrams arrive and leave in batches (recvmmsg/sendmmsg, grouped per flow): each client must still get
+        // exactly its own replies, in the order it sent.
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(Listener(IPAddress.Loopback), Target);
+        var listen = (IPEndPoint)binding.Listen;
+        Socket[] clients = [.. Enumerable.Range(0, 4).Select(_ => Client())];
+        try
+        {
+            const int PerClient = 40;
+            for (int i = 0; i < PerClient; i++)
+            {
+                for (int c = 0; c < clients.Length; c++)
+                {
+                    await clients[c].SendToAsync(Encoding.ASCII.GetBytes($"c{c}-{i:D2}"), listen);
+                }
+            }
+
+            for (int c = 0; c < clients.Length; c++)
+            {
+                var buffer = new byte[2048];
+                for (int i = 0; i < PerClient; i++)
+                {
+                    using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    int n = await clients[c].ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+                    Assert.StartsWith($"c{c}-{i:D2} from 127.0.0.1:", Encoding.ASCII.GetString(buffer, 0, n), StringComparison.Ordinal);
+                }
+            }
+
+            Assert.Equal(clients.Length, ((UdpProxyBinding)binding).FlowCount);
+            Assert.Equal(0, binding.Counters.Snapshot().Errors[ProxyErrorKind.SendFailed]);
+        }
+        finally
+        {
+            foreach (Socket c in clients)
+            {
+                c.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task TheLargestDatagramPassesWhole()
+    {
+        // 65,507 bytes, the largest IPv4 UDP payload: each batch slot holds any datagram, so none is truncated.
+        using var echo = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        echo.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        echo.ReceiveBufferSize = 1 << 20;
+        await using var proxy = new UserlandProxy();
+        ProxyBinding binding = proxy.Start(Listener(IPAddress.Loopback), new ProxyTarget((IPEndPoint)echo.LocalEndPoint!, CurrentNamespaceSocketFactory.Instance));
+        using Socket client = Client();
+        client.ReceiveBufferSize = 1 << 20;
+        byte[] big = [.. Enumerable.Range(0, 65507).Select(i => (byte)(i * 7))];
+        await client.SendToAsync(big, binding.Listen);
+
+        var buffer = new byte[70000];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        SocketReceiveFromResult got = await echo.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+        Assert.Equal(big, buffer[..got.ReceivedBytes]);
+        await echo.SendToAsync(big, got.RemoteEndPoint);
+        int n = await client.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+        Assert.Equal(big, buffer[..n]);
+        Assert.Equal(65507, binding.Counters.Snapshot().BytesToClient);
+    }
+
+    [Fact]
+    public async Task Ipv6WildcardListenerRepliesFromTheAddressTheClientSentTo()
+    {
+        using var backend = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp);
+        backend.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+        await using var proxy = new UserlandProxy();
+        var listener = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { DualMode = false };
+        listener.Bind(new IPEndPoint(IPAddress.IPv6Any, 0));
+        ProxyBinding binding = proxy.Start(listener, new ProxyTarget((IPEndPoint)backend.LocalEndPoint!, CurrentNamespaceSocketFactory.Instance));
+        using var client = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp);
+        client.Bind(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+        var to = new IPEndPoint(IPAddress.IPv6Loopback, ((IPEndPoint)binding.Listen).Port);
+        await client.SendToAsync("ping"u8.ToArray(), to);
+
+        var buffer = new byte[64];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        SocketReceiveFromResult got = await backend.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.IPv6Any, 0), cts.Token);
+        Assert.Equal("ping", Encoding.ASCII.GetString(buffer, 0, got.ReceivedBytes));
+        await backend.SendToAsync("pong"u8.ToArray(), got.RemoteEndPoint);
+        SocketReceiveFromResult reply = await client.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.IPv6Any, 0), cts.Token);
+        Assert.Equal("pong", Encoding.ASCII.GetString(buffer, 0, reply.ReceivedBytes));
+        Assert.Equal(to, reply.RemoteEndPoint);
+    }
+
+    [Fact]
+    public async Task TwoBindingsOnOneLoopEachAnswerTheirOwnClients()
+    {
+        // Replies of every flow of a loop's pass leave together, one sendmmsg per listener: two bindings on one loop
+        // must not answer through each other's socket.
+        using var loop = new Internal.EventLoop("test udp loop");
+        await using var proxy = new UserlandProxy(null, null, [loop]);
+        ProxyBinding one = proxy.Start(Listener(IPAddress.Loopback), Target), two = proxy.Start(Listener(IPAddress.Loopback), Target);
+        using Socket a = Client(), b = Client();
+        for (int i = 0; i < 20; i++)
+        {
+            await a.SendToAsync(Encoding.ASCII.GetBytes($"one-{i:D2}"), one.Listen);
+            await b.SendToAsync(Encoding.ASCII.GetBytes($"two-{i:D2}"), two.Listen);
+        }
+
+        foreach ((Socket client, ProxyBinding binding, string name) in new[] { (a, one, "one"), (b, two, "two") })
+        {
+            var buffer = new byte[2048];
+            for (int i = 0; i < 20; i++)
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                SocketReceiveFromResult r = await client.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+                Assert.StartsWith($"{name}-{i:D2} from", Encoding.ASCII.GetString(buffer, 0, r.ReceivedBytes), StringComparison.Ordinal);
+                Assert.Equal(binding.Listen, r.RemoteEndPoint);
+            }
+        }
+    }
 }

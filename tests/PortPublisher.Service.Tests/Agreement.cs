@@ -35,9 +35,12 @@ internal static class Agreement
     public static HashSet<string> Elements(Lab lab, string table = "portpublisher")
     {
         var elements = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string family in new[] { "ip", "ip6" })
+        // Map by map, not `list table`: nft 1.0.6 prints a table's flags from past the end of its names array when a
+        // flag is newer than it (NFT_TABLE_F_PERSIST, left alone once the owning service has gone), and what it finds
+        // there depends on the heap, so the table's JSON comes out garbled or cut off after `"flags": `.
+        foreach ((string family, string mapName) in new[] { ("ip", "published"), ("ip", "published_any"), ("ip6", "published"), ("ip6", "published_any") })
         {
-            (int code, string json, _) = Run("ip", ["netns", "exec", lab.Host, "nft", "-j", "list", "table", family, table]);
+            (int code, string json, _) = Run("ip", ["netns", "exec", lab.Host, "nft", "-j", "list", "map", family, table, mapName]);
             if (code != 0)
             {
                 continue; // no such table: no elements

@@ -123,6 +123,9 @@ internal static class NfTables
     /// <summary><c>IPS_DST_NAT</c> in ct status.</summary>
     public const uint IPS_DST_NAT = 0x20;
 
+    /// <summary><c>IPS_CONFIRMED</c> in ct status: set once a connection's first packet has passed the last hook.</summary>
+    public const uint IPS_CONFIRMED = 0x08;
+
     /// <summary><c>NF_CT_STATE_BIT(IP_CT_NEW)</c>.</summary>
     public const uint NF_CT_STATE_NEW = 0x8;
 

@@ -34,6 +34,7 @@ internal sealed unsafe class EventLoop : IDisposable
     // Only tickers with a deadline pending: a loop with 10,000 idle listeners must not visit them all on every pass.
     private readonly List<ILoopTicker> _tickers = [];
     private readonly HashSet<ILoopTicker> _armed = [];
+    private DatagramBatch? _datagrams;
     private ulong _nextToken = 1; // 0 is the wake fd
     private int _wakePending;
     private int _disposed;
@@ -60,6 +61,9 @@ internal sealed unsafe class EventLoop : IDisposable
     public byte[] Scratch { get; } = GC.AllocateUninitializedArray<byte>(ScratchSize, pinned: true);
 
     public bool IsCurrent => Thread.CurrentThread == _thread;
+
+    /// <summary>The UDP relay's recvmmsg/sendmmsg slots (loop thread only), made when the first UDP binding needs them.</summary>
+    public DatagramBatch Datagrams => _datagrams ??= new DatagramBatch();
 
     /// <summary>
     /// Test hook: runs on the loop thread between the two steps of taking a wake-up (draining the eventfd and clearing
@@ -204,6 +208,13 @@ internal sealed unsafe class EventLoop : IDisposable
                     }
                 }
 
+                // UDP replies the handlers queued leave now, in one sendmmsg per listener; before the posted actions,
+                // one of which may be a stop that lets the listener's fd be closed once it has run.
+                if (_datagrams is { HasReplies: true } datagrams)
+                {
+                    datagrams.Flush();
+                }
+
                 if (woken)
                 {
                     TakeWakeUp();
@@ -230,6 +241,7 @@ internal sealed unsafe class EventLoop : IDisposable
         finally
         {
             NativeMemory.Free(events);
+            _datagrams?.Dispose();
             SocketNative.Close(_wakeFd);
             SocketNative.Close(_epfd);
         }

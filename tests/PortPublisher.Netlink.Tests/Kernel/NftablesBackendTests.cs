@@ -218,8 +218,10 @@ public class NftablesBackendTests
         Assert.Equal($"peer={HostV4}", await Peer.AskTcp(t.HostNs, HostV4, 9090));
         Assert.Equal($"peer={HostToContainerV4}", await Peer.AskTcp(t.HostNs, "127.0.0.1", 9090));
 
-        // Hairpin: the container reaches itself through the published port, masqueraded so replies come back.
+        // Hairpin: the container reaches itself through the published port, masqueraded so replies come back; for
+        // UDP too, whose mark is set on the flow's first (unconfirmed) packet only.
         Assert.Equal($"peer={HostToContainerV4}", await Peer.AskTcp(t.ContainerNs, HostV4, 8080));
+        Assert.Equal($"peer={HostToContainerV4}", await Peer.AskUdp(t.ContainerNs, HostV4, 5353));
 
         // Not published: the host refuses (RST), it does not hang.
         var refused = await Assert.ThrowsAsync<SocketException>(() => Peer.AskTcp(t.ClientNs, HostV4, 7777));

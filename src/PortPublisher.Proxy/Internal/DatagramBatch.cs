@@ -1,0 +1,334 @@
+using System.Runtime.InteropServices;
+using Tmds.Linux;
+
+namespace PortPublisher.Proxy.Internal;
+
+/// <summary>
+/// Up to <see cref="Capacity"/> datagrams moved with one recvmmsg(2) and one sendmmsg(2) each way, for the UDP relay on
+/// an event loop: one per loop (a loop runs one handler at a time), in native memory. Each slot holds a datagram of
+/// any size (64 KiB), its peer's sockaddr and its control messages; pages the kernel never writes to are never
+/// resident, so small datagrams cost a page per slot, not 64 KiB. Replies are not sent by the handler that read them:
+/// they wait in their slots (<see cref="QueueReplies"/>) until the loop's pass is over (<see cref="Flush"/>), so the
+/// replies of every flow that had one in a pass leave in one sendmmsg per listener, not one per flow. What
+/// <see cref="Receive"/> read stays valid until the next call; it never touches slots holding queued replies.
+/// </summary>
+internal sealed unsafe partial class DatagramBatch : IDisposable
+{
+    /// <summary>Datagrams per syscall: enough that a busy socket is drained in a few calls, few enough to stay fair to other fds.</summary>
+    public const int Capacity = 32;
+
+    /// <summary>Bytes per slot: more than the largest UDP payload (65,507 over IPv4, 65,527 over IPv6).</summary>
+    public const int SlotSize = 65536;
+
+    private const int NameSize = 32; // sockaddr_in6 (28), rounded
+    private const int ControlSize = 64; // one cmsghdr (16) with in6_pktinfo (20), rounded; room for another
+    private const int EINTR = 4;
+    private const int MSG_DONTWAIT = 0x40;
+    private const int MSG_NOSIGNAL = 0x4000;
+    private const int IPPROTO_IP = 0;
+    private const int IPPROTO_IPV6 = 41;
+    private const int IP_PKTINFO = 8;
+    private const int IPV6_PKTINFO = 50;
+
+    private readonly byte* _data;
+    private readonly byte* _names;
+    private readonly byte* _controls;
+    private readonly iovec* _iov;
+    private readonly iovec* _sendIov;
+    private readonly mmsghdr* _received;
+    private readonly mmsghdr* _send;
+    private readonly (int Fd, ProxyCounters? Counters)[] _queued = new (int, ProxyCounters?)[Capacity];
+    private int _used;
+    private int _disposed;
+
+    public DatagramBatch()
+    {
+        _data = (byte*)NativeMemory.Alloc(Capacity * (nuint)SlotSize);
+        _names = (byte*)NativeMemory.AllocZeroed(Capacity * (nuint)NameSize);
+        _controls = (byte*)NativeMemory.AllocZeroed(Capacity * (nuint)ControlSize);
+        _iov = (iovec*)NativeMemory.AllocZeroed(Capacity, (nuint)sizeof(iovec));
+        _sendIov = (iovec*)NativeMemory.AllocZeroed(Capacity, (nuint)sizeof(iovec));
+        _received = (mmsghdr*)NativeMemory.AllocZeroed(Capacity, (nuint)sizeof(mmsghdr));
+        _send = (mmsghdr*)NativeMemory.AllocZeroed(Capacity, (nuint)sizeof(mmsghdr));
+        for (int i = 0; i < Capacity; i++)
+        {
+            _iov[i].iov_base = _data + (i * (nint)SlotSize);
+            _iov[i].iov_len = SlotSize;
+        }
+    }
+
+    /// <summary>Slots free for a receive: those not holding queued replies.</summary>
+    public int Free => Capacity - _used;
+
+    /// <summary>The first slot the next <see cref="Receive"/> fills.</summary>
+    public int First => _used;
+
+    public bool HasReplies => _used > 0;
+
+    /// <summary>
+    /// recvmmsg(2) without waiting: up to <see cref="Free"/> datagrams into the free slots (from <see cref="First"/>
+    /// on), with each sender's address when <paramref name="addresses"/> and its destination address (IP_PKTINFO /
+    /// IPV6_PKTINFO, if the socket asks for it) when <paramref name="destinations"/>. Returns how many, or -errno
+    /// (-EAGAIN: none was waiting).
+    /// </summary>
+    public int Receive(int fd, bool addresses, bool destinations)
+    {
+        int first = _used, count = Capacity - _used;
+        if (count == 0)
+        {
+            return -11; // EAGAIN: no room; the caller flushes first
+        }
+
+        for (int i = first; i < Capacity; i++)
+        {
+            ref msghdr h = ref _received[i].msg_hdr;
+            h.msg_name = addresses ? _names + (i * NameSize) : null;
+            h.msg_namelen = addresses ? (uint)NameSize : 0;
+            h.msg_iov = &_iov[i];
+            h.msg_iovlen = 1;
+            h.msg_control = destinations ? _controls + (i * ControlSize) : null;
+            h.msg_controllen = destinations ? (uint)ControlSize : 0;
+            h.msg_flags = 0;
+        }
+
+        while (true)
+        {
+            int n = recvmmsg(fd, _received + first, (uint)count, MSG_DONTWAIT, null);
+            if (n >= 0)
+            {
+                return n;
+            }
+
+            int e = Marshal.GetLastPInvokeError();
+            if (e != EINTR)
+            {
+                return -e;
+            }
+        }
+    }
+
+    /// <summary>Bytes of received datagram <paramref name="i"/>.</summary>
+    public int Length(int i) => (int)_received[i].msg_len;
+
+    /// <summary>Received datagram <paramref name="i"/>.</summary>
+    public ReadOnlySpan<byte> Data(int i) => new(_data + (i * (nint)SlotSize), Length(i));
+
+    /// <summary>The sockaddr datagram <paramref name="i"/> came from.</summary>
+    public ReadOnlySpan<byte> Source(int i) => new(_names + (i * NameSize), (int)Math.Min(_received[i].msg_hdr.msg_namelen, (uint)NameSize));
+
+    /// <summary>
+    /// The address datagram <paramref name="i"/> was sent to (4 or 16 bytes), from its IP_PKTINFO / IPV6_PKTINFO
+    /// control message; empty when it carried none.
+    /// </summary>
+    public ReadOnlySpan<byte> Destination(int i)
+    {
+        byte* c = (byte*)_received[i].msg_hdr.msg_control;
+        long left = (long)(ulong)_received[i].msg_hdr.msg_controllen;
+        while (c is not null && left >= sizeof(cmsghdr))
+        {
+            var h = (cmsghdr*)c;
+            long len = (long)(ulong)h->cmsg_len;
+            if (len < sizeof(cmsghdr) || len > left)
+            {
+                break;
+            }
+
+            byte* data = c + sizeof(cmsghdr);
+            if (h->cmsg_level == IPPROTO_IP && h->cmsg_type == IP_PKTINFO && len >= sizeof(cmsghdr) + 12)
+            {
+                return new ReadOnlySpan<byte>(data + 8, 4); // in_pktinfo { ipi_ifindex, ipi_spec_dst, ipi_addr }: the header's destination
+            }
+
+            if (h->cmsg_level == IPPROTO_IPV6 && h->cmsg_type == IPV6_PKTINFO && len >= sizeof(cmsghdr) + 20)
+            {
+                return new ReadOnlySpan<byte>(data, 16); // in6_pktinfo { ipi6_addr, ipi6_ifindex }
+            }
+
+            long step = (len + 7) & ~7L;
+            c += step;
+            left -= step;
+        }
+
+        return [];
+    }
+
+    /// <summary>
+    /// sendmmsg(2) of the received datagrams <paramref name="slots"/> on a connected socket, without waiting. Returns
+    /// how many left (the rest met a full send buffer or an error: dropped, as UDP may), or -errno for none.
+    /// </summary>
+    public int SendConnected(int fd, ReadOnlySpan<int> slots)
+    {
+        for (int k = 0; k < slots.Length; k++)
+        {
+            _send[k].msg_hdr = default;
+            _send[k].msg_hdr.msg_iov = Received(slots[k]);
+            _send[k].msg_hdr.msg_iovlen = 1;
+        }
+
+        return Send(fd, slots.Length);
+    }
+
+    /// <summary>
+    /// Receives (recvmmsg, without waiting) what <paramref name="fd"/> has, up to the free slots, and keeps it there as
+    /// replies for <paramref name="listenerFd"/> to send to <paramref name="name"/> with <paramref name="control"/>
+    /// (both copied into the slot) at the next <see cref="Flush"/>, counted in <paramref name="counters"/>. Returns how
+    /// many, or -errno.
+    /// </summary>
+    public int QueueReplies(int fd, int listenerFd, ReadOnlySpan<byte> name, ReadOnlySpan<byte> control, ProxyCounters counters)
+    {
+        int first = _used;
+        int n = Receive(fd, addresses: false, destinations: false);
+        for (int k = 0; k < n; k++)
+        {
+            int slot = first + k;
+            name[..Math.Min(name.Length, NameSize)].CopyTo(new Span<byte>(_names + (slot * NameSize), NameSize));
+            control[..Math.Min(control.Length, ControlSize)].CopyTo(new Span<byte>(_controls + (slot * ControlSize), ControlSize));
+            _received[slot].msg_hdr.msg_namelen = (uint)Math.Min(name.Length, NameSize);
+            _received[slot].msg_hdr.msg_controllen = (uint)Math.Min(control.Length, ControlSize);
+            _queued[slot] = (listenerFd, counters);
+        }
+
+        _used = first + Math.Max(n, 0);
+        return n;
+    }
+
+    /// <summary>Sends every queued reply: one sendmmsg(2) per listener, without waiting; what does not fit is dropped and counted.</summary>
+    public void Flush()
+    {
+        int done = 0;
+        Span<int> slots = stackalloc int[Capacity];
+        while (done < _used)
+        {
+            // The first unsent slot's listener, and every later slot of the same listener, in order.
+            int fd = _queued[done].Fd;
+            int count = 0;
+            for (int slot = done; slot < _used; slot++)
+            {
+                if (_queued[slot].Counters is not null && _queued[slot].Fd == fd)
+                {
+                    slots[count++] = slot;
+                }
+            }
+
+            for (int k = 0; k < count; k++)
+            {
+                int slot = slots[k];
+                ref msghdr h = ref _send[k].msg_hdr;
+                h = default;
+                h.msg_name = _names + (slot * NameSize);
+                h.msg_namelen = _received[slot].msg_hdr.msg_namelen;
+                h.msg_iov = Received(slot);
+                h.msg_iovlen = 1;
+                uint controlLen = (uint)(ulong)_received[slot].msg_hdr.msg_controllen;
+                h.msg_control = controlLen == 0 ? null : _controls + (slot * ControlSize);
+                h.msg_controllen = controlLen;
+            }
+
+            int sent = Send(fd, count);
+            for (int k = 0; k < count; k++)
+            {
+                int slot = slots[k];
+                ProxyCounters counters = _queued[slot].Counters!;
+                if (k < sent)
+                {
+                    counters.AddToClient(_received[slot].msg_len);
+                }
+                else
+                {
+                    counters.Error(ProxyErrorKind.SendFailed); // a full send buffer or an error: dropped, as UDP may
+                }
+
+                _queued[slot] = default;
+            }
+
+            while (done < _used && _queued[done].Counters is null)
+            {
+                done++;
+            }
+        }
+
+        _used = 0;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        NativeMemory.Free(_data);
+        NativeMemory.Free(_names);
+        NativeMemory.Free(_controls);
+        NativeMemory.Free(_iov);
+        NativeMemory.Free(_sendIov);
+        NativeMemory.Free(_received);
+        NativeMemory.Free(_send);
+    }
+
+    /// <summary>
+    /// The source-address control message a wildcard listener's replies carry (<paramref name="from"/>: 4 or 16 bytes),
+    /// so they leave from the address the client sent to: IP_PKTINFO with ipi_spec_dst, or IPV6_PKTINFO with ipi6_addr.
+    /// </summary>
+    public static byte[] SourceControl(ReadOnlySpan<byte> from)
+    {
+        bool v6 = from.Length == 16;
+        int dataLen = v6 ? 20 : 12;
+        var control = new byte[v6 ? 40 : 32]; // CMSG_SPACE: the header (16) and the data, 8-aligned
+        fixed (byte* c = control)
+        {
+            var h = (cmsghdr*)c;
+            h->cmsg_len = (uint)(sizeof(cmsghdr) + dataLen);
+            h->cmsg_level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+            h->cmsg_type = v6 ? IPV6_PKTINFO : IP_PKTINFO;
+        }
+
+        from.CopyTo(control.AsSpan(sizeof(cmsghdr) + (v6 ? 0 : 4))); // ipi_ifindex 0 then ipi_spec_dst; ipi6_addr first
+        return control;
+    }
+
+    /// <summary>
+    /// The received slot's data as an iovec of the datagram's length (the receive iovecs keep the slot's full size,
+    /// which the next recvmmsg needs).
+    /// </summary>
+    private iovec* Received(int slot)
+    {
+        _sendIov[slot].iov_base = _iov[slot].iov_base;
+        _sendIov[slot].iov_len = (size_t)_received[slot].msg_len;
+        return &_sendIov[slot];
+    }
+
+    private int Send(int fd, int count)
+    {
+        while (true)
+        {
+            int n = sendmmsg(fd, _send, (uint)count, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n >= 0)
+            {
+                return n;
+            }
+
+            int e = Marshal.GetLastPInvokeError();
+            if (e != EINTR)
+            {
+                return -e;
+            }
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int recvmmsg(int sockfd, mmsghdr* msgvec, uint vlen, int flags, timespec* timeout);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int sendmmsg(int sockfd, mmsghdr* msgvec, uint vlen, int flags);
+
+    /// <summary>struct mmsghdr: a msghdr and the byte count the kernel fills in.</summary>
+#pragma warning disable CS8981 // the kernel's spelling, as Tmds.Linux spells msghdr
+    [StructLayout(LayoutKind.Sequential)]
+    private struct mmsghdr
+    {
+        public msghdr msg_hdr;
+        public uint msg_len;
+    }
+#pragma warning restore CS8981
+}
