@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs portpublisherd and portpublisher from this checkout, with the systemd unit, as root. (On Debian the .deb
+# Installs portpublisherd, portpublisher and the CNI plugin portpublisher-cni from this checkout, with the systemd unit, as root. (On Debian the .deb
 # from packaging/build-deb.sh is the simpler way: it needs no SDK on the target.)
 #   deploy/install.sh             build, install, create the portpublisher user and group, enable and start the unit
 #                                 (restart it if it is running: an upgrade)
@@ -8,6 +8,8 @@
 #   PREFIX   where the programs go (default /usr/local): PREFIX/lib/portpublisher, PREFIX/bin/portpublisher,
 #            PREFIX/sbin/portpublisherd, PREFIX/share/man, PREFIX/share/bash-completion. The unit goes to
 #            /etc/systemd/system, the configuration to /etc/portpublisher (kept if it exists).
+#   CNI_BIN_DIR  where the CNI plugin is linked (default /opt/cni/bin, where containerd and the kubelet look; Podman
+#            and CRI-O also search /usr/local/lib/cni and /usr/lib/cni); empty: not linked anywhere.
 #   DESTDIR  a staging root: everything is written below it, and nothing is created, started or installed outside it
 #            (no user, no apt-get, no systemctl), so it needs no root.
 #   PORTPUBLISHER_PUBLISHED  a directory with binaries packaging/publish.sh made, instead of building.
@@ -54,10 +56,18 @@ fi
 # 2. Install the files.
 install -D -m 0755 "$bin/portpublisherd" "$dest$lib/portpublisherd"
 install -D -m 0755 "$bin/portpublisher" "$dest$lib/portpublisher"
+install -D -m 0755 "$bin/portpublisher-cni" "$dest$lib/portpublisher-cni"
 install -d "$dest$prefix/bin" "$dest$prefix/sbin"
+cni_bin=${CNI_BIN_DIR-/opt/cni/bin}
+if [ -n "$cni_bin" ]; then
+  [[ $cni_bin == /* ]] || { echo "install.sh: CNI_BIN_DIR must be an absolute path, not '$cni_bin'" >&2; exit 2; }
+  install -d "$dest$cni_bin"
+  ln -sfn "$lib/portpublisher-cni" "$dest$cni_bin/portpublisher-cni"
+fi
 ln -sfn "$lib/portpublisher" "$dest$prefix/bin/portpublisher"
 ln -sfn "$lib/portpublisherd" "$dest$prefix/sbin/portpublisherd"
 install -D -m 0644 "$root/README.md" "$dest$prefix/share/doc/portpublisher/README.md"
+install -D -m 0644 "$root/deploy/portpublisher-cni.conflist" "$dest$prefix/share/doc/portpublisher/examples/portpublisher-cni.conflist"
 "$root/packaging/completion.sh" "$bin/portpublisher" > "$work/completion"
 install -D -m 0644 "$work/completion" "$dest$prefix/share/bash-completion/completions/portpublisher"
 if [ "$(id -u)" = 0 ]; then isolate=(unshare -n); else isolate=(unshare -rn); fi
@@ -76,7 +86,7 @@ if [ -f "$dest/etc/portpublisher/portpublisher.json" ]; then
 else
   install -D -m 0644 "$root/deploy/portpublisher.json" "$dest/etc/portpublisher/portpublisher.json"
 fi
-echo "install.sh: installed $lib, $prefix/bin/portpublisher, $prefix/sbin/portpublisherd and /etc/systemd/system/portpublisher.service${dest:+ under $dest}"
+echo "install.sh: installed $lib, $prefix/bin/portpublisher, $prefix/sbin/portpublisherd${cni_bin:+, $cni_bin/portpublisher-cni} and /etc/systemd/system/portpublisher.service${dest:+ under $dest}"
 
 if [ -n "$dest" ]; then
   exit 0

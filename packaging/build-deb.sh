@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the portpublisher .deb with dpkg-deb: the native portpublisher (NativeAOT) and the self-contained
-# portpublisherd (no .NET needed on the target), the systemd unit, the default configuration as a conffile, the
+# Builds the portpublisher .deb with dpkg-deb: the native portpublisher and portpublisher-cni (NativeAOT) and the
+# self-contained portpublisherd (no .NET needed on the target), the CNI plugin linked into /usr/lib/cni (where Debian's
+# containernetworking-plugins and Podman look), the systemd unit, the default configuration as a conffile, the
 # maintainer scripts (a portpublisher system user and group; enable and start, restart on upgrade, stop on removal,
 # purge the state), bash completion, man pages generated from the binaries' own --help, copyright and changelog.
 #   packaging/build-deb.sh [VERSION] [OUTDIR]        (default: 1.0.0, packaging/out)
@@ -36,7 +37,8 @@ started=$SECONDS
 
 if [ -n "${PORTPUBLISHER_PUBLISHED:-}" ]; then
   # For iterating on the packaging alone: binaries that publish.sh made before.
-  install -D -m 0755 -t "$lib" "$PORTPUBLISHER_PUBLISHED/portpublisherd" "$PORTPUBLISHER_PUBLISHED/portpublisher"
+  install -D -m 0755 -t "$lib" "$PORTPUBLISHER_PUBLISHED/portpublisherd" "$PORTPUBLISHER_PUBLISHED/portpublisher" \
+    "$PORTPUBLISHER_PUBLISHED/portpublisher-cni"
 else
   RID=$rid "$here/publish.sh" "$lib" "$version"
 fi
@@ -45,18 +47,23 @@ published=$SECONDS
 # As dh_strip does: the native CLI's .comment (compiler idents of the objects linked in) is not needed at run time.
 # (The daemon's cannot be touched: its single-file bundle is appended to the ELF file, which objcopy would drop.)
 objcopy --remove-section=.comment "$lib/portpublisher"
+objcopy --remove-section=.comment "$lib/portpublisher-cni"
 
 # The daemon's --help and --version only print, but the rule is that it never runs in this machine's namespace.
 if [ "$(id -u)" = 0 ]; then isolate=(unshare -n); else isolate=(unshare -rn); fi
 
-install -d "$pkg/usr/bin" "$pkg/usr/sbin" "$pkg/lib/systemd/system" "$pkg/etc/portpublisher" \
+install -d "$pkg/usr/bin" "$pkg/usr/sbin" "$pkg/usr/lib/cni" "$pkg/lib/systemd/system" "$pkg/etc/portpublisher" \
   "$pkg/usr/share/bash-completion/completions" "$pkg/usr/share/man/man1" "$pkg/usr/share/man/man8" \
   "$doc/examples" "$pkg/usr/share/lintian/overrides" "$pkg/DEBIAN"
 ln -s ../lib/portpublisher/portpublisher "$pkg/usr/bin/portpublisher"
 ln -s ../lib/portpublisher/portpublisherd "$pkg/usr/sbin/portpublisherd"
+# Runtimes run plugins by their type's name from their CNI directories: Podman and CRI-O search /usr/lib/cni;
+# containerd and the kubelet use /opt/cni/bin, which a package does not own (the README says to link it there).
+ln -s ../portpublisher/portpublisher-cni "$pkg/usr/lib/cni/portpublisher-cni"
 install -m 0644 "$root/deploy/portpublisher.service" "$pkg/lib/systemd/system/portpublisher.service"
 install -m 0644 "$root/deploy/portpublisher.json" "$pkg/etc/portpublisher/portpublisher.json"
 install -m 0644 "$root/deploy/prometheus-scrape.yml" "$doc/examples/prometheus-scrape.yml"
+install -m 0644 "$root/deploy/portpublisher-cni.conflist" "$doc/examples/portpublisher-cni.conflist"
 install -m 0644 "$here/debian/copyright" "$doc/copyright"
 gzip -9nc "$here/debian/changelog" > "$doc/changelog.gz"
 gzip -9nc "$root/README.md" > "$doc/README.md.gz"
@@ -72,7 +79,7 @@ date=$(date -u -d "$(sed -n 's/^ -- .*>  //p' "$here/debian/changelog" | head -1
   "$here/man/portpublisherd.8.in" -- "${isolate[@]}" "$lib/portpublisherd" | gzip -9n > "$pkg/usr/share/man/man8/portpublisherd.8.gz"
 
 # The oldest glibc the binaries accept: the newest GLIBC_x.y symbol version they import.
-glibc=$(objdump -T "$lib/portpublisherd" "$lib/portpublisher" 2>/dev/null | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
+glibc=$(objdump -T "$lib/portpublisherd" "$lib/portpublisher" "$lib/portpublisher-cni" 2>/dev/null | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -1)
 [ -n "$glibc" ] || { echo "build-deb.sh: could not read the glibc version the binaries need (objdump from binutils)" >&2; exit 1; }
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" -e "s/@GLIBC@/$glibc/" \

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Publishes portpublisherd and portpublisher as self-contained Linux executables into OUTDIR, building from a copy of
+# Publishes portpublisherd, portpublisher and portpublisher-cni as self-contained Linux executables into OUTDIR, building from a copy of
 # this checkout in a temporary directory, so the checkout's bin/ and obj/ are never written (and a root build leaves
 # no root-owned files in it).
 #   packaging/publish.sh OUTDIR [VERSION]
 # Environment: RID (default from the machine: linux-x64 or linux-arm64; NativeAOT links for this machine only, so
-# another RID needs a cross toolchain), DOTNET (default dotnet), BINARIES (default "portpublisherd portpublisher": which to publish).
+# another RID needs a cross toolchain), DOTNET (default dotnet), BINARIES (default "portpublisherd portpublisher
+# portpublisher-cni": which to publish).
 #
-# The CLI is native (NativeAOT, src/NativeAot.props): one ~8 MB binary that starts in milliseconds, linked with clang
-# (Debian: apt-get install clang). The daemon is a self-contained single file, not trimmed: it binds configuration and
+# The CLI and the CNI plugin are native (NativeAOT, src/NativeAot.props): one binary each that starts in milliseconds,
+# linked with clang (Debian: apt-get install clang). The daemon is a self-contained single file, not trimmed: it binds configuration and
 # validates options by reflection (the Service project is not AOT/trim compatible). Neither needs the .NET SDK or
 # runtime on the target, nor libicu (InvariantGlobalization).
 set -euo pipefail
@@ -25,15 +26,17 @@ if [ -z "${RID:-}" ]; then
   esac
 fi
 
-binaries=${BINARIES:-portpublisherd portpublisher}
+binaries=${BINARIES:-portpublisherd portpublisher portpublisher-cni}
+native=0
 for b in $binaries; do
   case "$b" in
-    portpublisherd|portpublisher) ;;
-    *) echo "publish.sh: BINARIES: unknown binary '$b' (portpublisherd, portpublisher)" >&2; exit 2 ;;
+    portpublisherd) ;;
+    portpublisher|portpublisher-cni) native=1 ;;
+    *) echo "publish.sh: BINARIES: unknown binary '$b' (portpublisherd, portpublisher, portpublisher-cni)" >&2; exit 2 ;;
   esac
 done
-if [[ " $binaries " == *" portpublisher "* ]] && ! command -v clang >/dev/null; then
-  echo "publish.sh: clang is needed to link the native portpublisher (Debian: apt-get install clang)" >&2
+if [ "$native" = 1 ] && ! command -v clang >/dev/null; then
+  echo "publish.sh: clang is needed to link the native portpublisher and portpublisher-cni (Debian: apt-get install clang)" >&2
   exit 1
 fi
 
@@ -62,4 +65,8 @@ if [[ " $binaries " == *" portpublisher "* ]]; then
   # PublishAot comes from the project (src/NativeAot.props); its symbols (portpublisher.dbg) are left behind.
   "$dotnet" publish "$work/src/PortPublisher.Cli" "${props[@]}" -o "$work/out/cli"
   install -m 0755 "$work/out/cli/portpublisher" "$out/portpublisher"
+fi
+if [[ " $binaries " == *" portpublisher-cni "* ]]; then
+  "$dotnet" publish "$work/src/PortPublisher.Cni" "${props[@]}" -o "$work/out/cni"
+  install -m 0755 "$work/out/cni/portpublisher-cni" "$out/portpublisher-cni"
 fi

@@ -3,9 +3,10 @@
 # clang (links the native CLI and the CNI plugin), promtool, and for the package and unit tests systemd-nspawn
 # (systemd-container), lintian, objdump (binutils) and strace; for the CNI plugin's runtime tests podman (CNI backend),
 # runc, containernetworking-plugins and busybox-static.
-# Publishes the native (NativeAOT) CLI once, as the package ships it, and runs the tests that start the CLI against it
-# (PORTPUBLISHER_TEST_CLI names it); PORTPUBLISHER_TEST_CLI=PATH uses that binary instead, and an empty
-# PORTPUBLISHER_TEST_CLI= skips the publish and tests the JIT build.
+# Publishes the native (NativeAOT) CLI and CNI plugin once, as the package ships them, and runs the tests that start
+# them against those (PORTPUBLISHER_TEST_CLI and PORTPUBLISHER_CNI_BIN name them); PORTPUBLISHER_TEST_CLI=PATH uses that
+# CLI instead (and PORTPUBLISHER_CNI_BIN, if set, that plugin), and an empty PORTPUBLISHER_TEST_CLI= skips the publish
+# and tests the JIT builds.
 # Prints a closing line "N passed, N failed, N skipped" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -58,18 +59,20 @@ log=$(mktemp)
 native_dir=
 trap 'rm -f "$log"; [ -z "$native_dir" ] || rm -rf "$native_dir"' EXIT
 
-# The native CLI, published once (a minute or two), from this commit's sources the way the package builds it.
+# The native CLI and CNI plugin, published once (a minute or two each), from this commit's sources the way the package
+# builds them.
 native_failed=0
 if [ -z "${PORTPUBLISHER_TEST_CLI+set}" ]; then
   native_dir=$(mktemp -d "${TMPDIR:-/tmp}/portpublisher-native.XXXXXX")
   chmod 0755 "$native_dir" # the CLI also runs as nobody (setpriv) in a test
-  echo "publishing the native CLI (NativeAOT) for the end-to-end tests"
+  echo "publishing the native CLI and CNI plugin (NativeAOT) for the end-to-end tests"
   started=$SECONDS
-  if BINARIES=portpublisher packaging/publish.sh "$native_dir"; then
+  if BINARIES="portpublisher portpublisher-cni" packaging/publish.sh "$native_dir"; then
     export PORTPUBLISHER_TEST_CLI=$native_dir/portpublisher
-    echo "published $PORTPUBLISHER_TEST_CLI in $((SECONDS - started)) s"
+    [ -n "${PORTPUBLISHER_CNI_BIN:-}" ] || export PORTPUBLISHER_CNI_BIN=$native_dir/portpublisher-cni
+    echo "published $PORTPUBLISHER_TEST_CLI and $PORTPUBLISHER_CNI_BIN in $((SECONDS - started)) s"
   else
-    echo "publishing the native CLI failed: the tests run the JIT build, and this run fails" >&2
+    echo "publishing the native CLI or CNI plugin failed: the tests run the JIT builds, and this run fails" >&2
     native_failed=1
   fi
 fi

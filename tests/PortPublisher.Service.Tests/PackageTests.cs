@@ -32,6 +32,8 @@ public sealed class PackageTests(PackageTests.DebFixture fixture, ITestOutputHel
             "./usr/share/man/man1/portpublisher.1.gz", "./usr/share/man/man8/portpublisherd.8.gz",
             "./usr/share/doc/portpublisher/copyright", "./usr/share/doc/portpublisher/changelog.gz",
             "./usr/bin/portpublisher -> ../lib/portpublisher/portpublisher", "./usr/sbin/portpublisherd -> ../lib/portpublisher/portpublisherd",
+            "./usr/lib/portpublisher/portpublisher-cni", "./usr/lib/cni/portpublisher-cni -> ../portpublisher/portpublisher-cni",
+            "./usr/share/doc/portpublisher/examples/portpublisher-cni.conflist",
         })
         {
             Assert.Contains(file, contents, StringComparison.Ordinal);
@@ -117,6 +119,17 @@ public sealed class PackageTests(PackageTests.DebFixture fixture, ITestOutputHel
         Assert.Equal("publish", box.ExecOk(string.Format(CultureInfo.InvariantCulture, Complete, "portpublisher pu", 1)).Trim());
         Assert.Equal("byproc sb1 web", box.ExecOk(string.Format(CultureInfo.InvariantCulture, Complete, "portpublisher port \"\"", 2)).Trim());
 
+        // The CNI plugin where Podman and CRI-O look, native (no DOTNET_ROOT), through the installed service: an ADD
+        // as a runtime sends it (web's veth as the container's interface) is reachable and listed; DEL removes it.
+        const string Plugin = "env -i CNI_COMMAND={0} CNI_CONTAINERID=c1 CNI_NETNS=/run/netns/web CNI_IFNAME=veth-w CNI_PATH=/usr/lib/cni /usr/lib/cni/portpublisher-cni";
+        Assert.Contains("\"supportedVersions\"", box.ExecOk($"echo '{{\"cniVersion\":\"1.0.0\"}}' | env -i CNI_COMMAND=VERSION /usr/lib/cni/portpublisher-cni"), StringComparison.Ordinal);
+        const string Conf = """{"cniVersion":"1.0.0","name":"mynet","type":"portpublisher-cni","runtimeConfig":{"portMappings":[{"hostPort":8181,"containerPort":80,"protocol":"tcp"}]},"prevResult":{"cniVersion":"1.0.0","interfaces":[{"name":"veth-h"},{"name":"veth-w","sandbox":"/run/netns/web"}],"ips":[{"interface":1,"address":"10.88.0.2/24"}]}}""";
+        Assert.Contains("\"10.88.0.2/24\"", box.ExecOk($"echo '{Conf}' | {string.Format(CultureInfo.InvariantCulture, Plugin, "ADD")}"), StringComparison.Ordinal); // prevResult passed on
+        Assert.Equal("from-web", box.ExecOk("timeout 5 socat -T3 - TCP:127.0.0.1:8181 </dev/null").Trim());
+        Assert.Contains("cni-c1-veth-w", box.ExecOk("env -i /usr/bin/portpublisher ls"), StringComparison.Ordinal);
+        box.ExecOk($"echo '{Conf}' | {string.Format(CultureInfo.InvariantCulture, Plugin, "DEL")}");
+        Assert.DoesNotContain("cni-c1-veth-w", box.ExecOk("env -i /usr/bin/portpublisher ls"), StringComparison.Ordinal);
+
         // An upgrade (the same package again) restarts the service, which restores both publications.
         string before = box.ExecOk("systemctl show -P MainPID portpublisher").Trim();
         box.ExecOk($"dpkg -i {package}", timeoutMs: 180_000);
@@ -158,10 +171,14 @@ public sealed class PackageTests(PackageTests.DebFixture fixture, ITestOutputHel
                 "opt/pp/lib/portpublisher/portpublisherd", "opt/pp/lib/portpublisher/portpublisher", "opt/pp/bin/portpublisher", "opt/pp/sbin/portpublisherd",
                 "opt/pp/share/man/man1/portpublisher.1", "opt/pp/share/man/man8/portpublisherd.8", "opt/pp/share/bash-completion/completions/portpublisher",
                 "etc/systemd/system/portpublisher.service", "etc/portpublisher/portpublisher.json",
+                "opt/pp/lib/portpublisher/portpublisher-cni", "opt/pp/share/doc/portpublisher/examples/portpublisher-cni.conflist",
             })
             {
                 Assert.True(File.Exists(Path.Combine(dest, file)), $"{file} is missing under DESTDIR:\n{stdout}{stderr}");
             }
+
+            // The CNI plugin linked into the runtimes' default directory (CNI_BIN_DIR, default /opt/cni/bin), under DESTDIR.
+            Assert.Equal("/opt/pp/lib/portpublisher/portpublisher-cni", new FileInfo(Path.Combine(dest, "opt/cni/bin/portpublisher-cni")).LinkTarget);
 
             Assert.Equal("/opt/pp/lib/portpublisher/portpublisher", new FileInfo(Path.Combine(dest, "opt/pp/bin/portpublisher")).LinkTarget);
             Assert.Contains("ExecStart=/opt/pp/lib/portpublisher/portpublisherd\n", File.ReadAllText(Path.Combine(dest, "etc/systemd/system/portpublisher.service")), StringComparison.Ordinal);
