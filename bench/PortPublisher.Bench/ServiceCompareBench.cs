@@ -470,8 +470,31 @@ internal static class ServiceCompareBench
             Console.WriteLine(row);
         }
 
+        // The spread: each round runs every peer once, so a ratio taken within a round compares like with like; its
+        // range over the rounds says how much of a median ratio is the machine.
+        Console.WriteLine();
+        Console.WriteLine("The same ratios taken round by round (each round runs every peer once), lowest–highest:");
+        Console.WriteLine();
+        Console.WriteLine("| test | ours proxy / docker-proxy | ours NAT / nft map |");
+        Console.WriteLine("| --- | ---: | ---: |");
+        foreach ((string key, string label, bool _, string _) in Tests)
+        {
+            Console.WriteLine($"| {label} | {Range(results[key], proxy, docker)} | {(ProxyOnly.Contains(key) ? "–" : Range(results[key], nat, nft))} |");
+        }
+
         Console.WriteLine();
         Console.WriteLine("Throughput and rates are only as good as the machine is quiet: the 2 cores carry the load generator, the backends and the proxy at once.");
+    }
+
+    private static string Range(Dictionary<ServicePeer, List<double>> byPeer, ServicePeer? ours, ServicePeer? peer)
+    {
+        if (ours is null || peer is null || !byPeer.TryGetValue(ours, out List<double>? a) || !byPeer.TryGetValue(peer, out List<double>? b))
+        {
+            return "–";
+        }
+
+        double[] ratios = [.. a.Zip(b, (x, y) => x / y).Where(r => !double.IsNaN(r) && !double.IsInfinity(r))];
+        return ratios.Length == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{ratios.Min():F2}–{ratios.Max():F2}×");
     }
 
     private static string Goal(double ratio, bool? met, string? goal) =>

@@ -105,7 +105,7 @@ internal sealed class CniPlugin(TimeProvider time, ILogger logger)
                 if (conf.PortMappings.Count > 0)
                 {
                     IPortBackend backend = await AddAsync(env, conf, plan, direct, ct);
-                    Done("ADD", env, conf, backend, backend is ServiceBackend ? ServiceBackend.Carried(plan) : plan.Bindings, started);
+                    Done("ADD", env, conf, backend, plan.Bindings, started);
                 }
 
                 CniOutput.Raw(stdout, conf.PrevResultJson);
@@ -155,7 +155,7 @@ internal sealed class CniPlugin(TimeProvider time, ILogger logger)
                     break;
                 }
 
-                await owner.CheckAsync(env.Attachment, owner is ServiceBackend ? ServiceBackend.Carried(plan) : plan.Bindings, conf.Snat, ct);
+                await owner.CheckAsync(env.Attachment, plan.Bindings, conf.Snat, ct);
                 break;
             }
 
@@ -197,12 +197,7 @@ internal sealed class CniPlugin(TimeProvider time, ILogger logger)
             return direct;
         }
 
-        foreach (string left in plan.Bindings.Except(ServiceBackend.Carried(plan)).Select(BindingPlan.Host))
-        {
-            CniLog.Skipped(logger, $"{left}: portpublisherd takes one target address per publication, the container's IPv4 one");
-        }
-
-        PortConflicts.ThrowIfTaken(ServiceBackend.Carried(plan), await direct.HeldAsync(env.Attachment, ct), "an attachment of portpublisher-cni's direct mode");
+        PortConflicts.ThrowIfTaken(plan.Bindings, await direct.HeldAsync(env.Attachment, ct), "an attachment of portpublisher-cni's direct mode");
         await service.AddAsync(request, ct);
         await direct.DelAsync(env.Attachment, ct);
         return service;

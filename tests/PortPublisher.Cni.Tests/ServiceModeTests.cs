@@ -20,7 +20,9 @@ public sealed class ServiceModeTests : IDisposable
     private ThreeNamespaces? _ns;
     private ServiceProcess? _service;
 
-    private ThreeNamespaces Ns => _ns ??= ThreeNamespaces.Create(containerIPv6: false, forwarding: false);
+    private bool _dualStack;
+
+    private ThreeNamespaces Ns => _ns ??= ThreeNamespaces.Create(containerIPv6: _dualStack, forwarding: false);
 
     private string Options => $"\"socket\":\"{_dir}/svc/pp.sock\",\"stateDir\":\"{_dir}/state\"";
 
@@ -72,6 +74,31 @@ public sealed class ServiceModeTests : IDisposable
         Assert.Equal("[]", _service.Cli("ls", "--json").Stdout.Trim());
         PluginProcess.Ok(ns.Host, Env("DEL", string.Empty, ifName: "vc0"), $"{{\"cniVersion\":\"1.0.0\",\"name\":\"ppnet\",{Options}}}");
         Assert.Equal("0", ns.Exec(ns.Host, "cat /proc/sys/net/ipv4/conf/vh0/route_localnet").Trim());
+    }
+
+    [Fact]
+    public async Task Add_OfADualStackContainer_PublishesBothFamiliesThroughTheService()
+    {
+        Root.Require();
+        _dualStack = true;
+        ThreeNamespaces ns = Ns;
+        _service = ServiceProcess.Start(ns.Host, Path.Combine(_dir, "svc"));
+        using Peer web4 = Peer.TcpServer(ns.ContainerNs, ThreeNamespaces.ContainerV4, 80);
+        using Peer web6 = Peer.TcpServer(ns.ContainerNs, ThreeNamespaces.ContainerV6, 80);
+
+        string conf = Conf(Map(18080, 80), Options, addresses: $"\"{ThreeNamespaces.ContainerV4}/24\",\"{ThreeNamespaces.ContainerV6}/64\"", ifName: "vc0");
+        Outcome add = PluginProcess.Ok(ns.Host, Env("ADD", Netns, ifName: "vc0"), conf);
+        Assert.Contains("(service)", add.Stderr, StringComparison.Ordinal);
+        Assert.Equal("80/tcp -> 0.0.0.0:18080\n80/tcp -> [::]:18080\n", _service.Cli("port", $"cni-{ContainerId}-vc0").Stdout);
+
+        // Each family to the container's address of that family, the client's address kept.
+        Assert.Equal($"peer={ThreeNamespaces.ClientV4}", await Peer.AskTcp(ns.ClientNs, ThreeNamespaces.HostV4, 18080));
+        Assert.Equal($"peer={ThreeNamespaces.ClientV6}", await Peer.AskTcp(ns.ClientNs, ThreeNamespaces.HostV6, 18080));
+        PluginProcess.Ok(ns.Host, Env("CHECK", Netns, ifName: "vc0"), conf);
+
+        PluginProcess.Ok(ns.Host, Env("DEL", Netns, ifName: "vc0"), conf);
+        Assert.Equal("[]", _service.Cli("ls", "--json").Stdout.Trim());
+        Assert.DoesNotContain("18080", ns.Exec(ns.Host, "nft list table ip6 portpublisher"), StringComparison.Ordinal);
     }
 
     [Fact]

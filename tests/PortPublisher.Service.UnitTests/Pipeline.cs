@@ -30,7 +30,7 @@ internal sealed class Pipeline
         Namespace.Path.Returns("/run/netns/web");
         Namespace.StillNamed.Returns(true);
         Resolver = Substitute.For<ITargetResolver>();
-        Resolver.ResolveAsync(Arg.Any<string>(), Arg.Any<IPAddress?>(), Arg.Any<CancellationToken>())
+        Resolver.ResolveAsync(Arg.Any<string>(), Arg.Any<IReadOnlyList<IPAddress>>(), Arg.Any<CancellationToken>())
             .Returns(_ => ValueTask.FromResult(new ResolvedTarget(Namespace, Target)));
 
         Store = Substitute.For<IStateStore>();

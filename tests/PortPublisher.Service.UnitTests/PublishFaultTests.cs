@@ -34,7 +34,7 @@ public sealed class PublishFaultTests
         switch (step)
         {
             case "open target":
-                p.Resolver.ResolveAsync(Arg.Any<string>(), Arg.Any<IPAddress?>(), Arg.Any<CancellationToken>())
+                p.Resolver.ResolveAsync(Arg.Any<string>(), Arg.Any<IReadOnlyList<IPAddress>>(), Arg.Any<CancellationToken>())
                     .Returns<ValueTask<ResolvedTarget>>(_ => throw new PublishException(HttpStatusCode.NotFound, "network namespace 'web' cannot be opened"));
                 break;
             case "allocate":

@@ -46,6 +46,18 @@ public sealed class PublishValidatorTests
     }
 
     [Fact]
+    public void TargetAddressesAreOnePerFamily()
+    {
+        ValidatedPublish both = PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIps: ["10.0.0.2", "fd00::2"]));
+        Assert.Equal([IPAddress.Parse("10.0.0.2"), IPAddress.Parse("fd00::2")], both.TargetIps);
+        Assert.Equal([IPAddress.Parse("10.0.0.2"), IPAddress.Parse("fd00::2")], PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIp: "10.0.0.2", TargetIps: ["fd00::2"])).TargetIps);
+        Assert.Empty(PublishValidator.Validate(new PublishRequest("web", "web", ["80"])).TargetIps);
+
+        PublishException e = Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIp: "10.0.0.2", TargetIps: ["10.0.0.3", "x", null!])));
+        Assert.Equal(["invalid targetIps: null", "two target addresses of one family: 10.0.0.2 and 10.0.0.3 (at most one IPv4 and one IPv6 address)", "invalid target address \"x\""], e.Message.Split('\n'));
+    }
+
+    [Fact]
     public void ARelativeNamespacePathIsRefused()
     {
         PublishException e = Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "../netns/x", ["80"])));

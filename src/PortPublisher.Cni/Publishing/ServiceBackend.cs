@@ -13,35 +13,26 @@ namespace PortPublisher.Cni.Publishing;
 /// Publishes through portpublisherd, so <c>portpublisher ls</c>/<c>port</c>, the metrics and the self-repair cover CNI
 /// attachments too. One publication per attachment, named <see cref="Attachment.PublicationName"/>, marked with
 /// <see cref="CniAttachment"/>: NAT only, no port-holding sockets (the runtime holds them), and for snat the host's
-/// own 127.0.0.1 clients DNAT'ed as portmap does. The service takes one target address: the container's IPv4
-/// address if it has one, else its IPv6 address; the other family's bindings are left out and said so.
+/// own 127.0.0.1 clients DNAT'ed as portmap does. The targets are prevResult's addresses on the interface, one per
+/// family, so a dual-stack container is published on both families as portmap publishes it.
 /// </summary>
 internal sealed class ServiceBackend(NetConf conf, ServiceClient client) : IPortBackend
 {
     public string Name => "service";
 
-    /// <summary>The bindings the service can carry for this plan (one family).</summary>
-    public static IReadOnlyList<NatBinding> Carried(BindingPlan plan)
-    {
-        ArgumentNullException.ThrowIfNull(plan);
-        bool v6 = plan.ContainerV4 is null;
-        return [.. plan.Bindings.Where(b => b.IsIPv6 == v6)];
-    }
-
     public async Task AddAsync(AddRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        IReadOnlyList<NatBinding> carried = Carried(request.Plan);
-        IPAddress target = request.Plan.ContainerV4 ?? request.Plan.ContainerV6!;
         string name = request.Attachment.PublicationName;
         var body = new PublishRequest(
             name,
             request.Netns,
-            [.. carried.Select(BindingPlan.Spec)],
+            [.. request.Plan.Bindings.Select(BindingPlan.Spec)],
             PublishMode.Nat,
-            target.ToString(),
+            TargetIp: null,
             DryRun: false,
-            new CniAttachment(request.Attachment.ContainerId, request.Attachment.IfName, request.Network, request.Snat));
+            new CniAttachment(request.Attachment.ContainerId, request.Attachment.IfName, request.Network, request.Snat),
+            [.. new[] { request.Plan.ContainerV4, request.Plan.ContainerV6 }.OfType<IPAddress>().Select(a => a.ToString())]);
 
         (HttpStatusCode status, string text) = await PostAsync(body, cancellationToken);
         if (status == HttpStatusCode.Conflict && text.StartsWith("Conflict. The publication name", StringComparison.Ordinal))

@@ -10,4 +10,9 @@ namespace PortPublisher.Core.Api;
 /// <param name="TargetIp">The address inside the namespace to send traffic to; null to discover it.</param>
 /// <param name="DryRun">Plan only: allocate nothing, change nothing.</param>
 /// <param name="Cni">Set by the CNI plugin: the publication is that attachment's (NAT only, no port-holding sockets).</param>
-public sealed record PublishRequest(string Name, string Netns, IReadOnlyList<string> Specs, PublishMode? Mode = null, string? TargetIp = null, bool DryRun = false, CniAttachment? Cni = null);
+/// <param name="TargetIps">
+/// Target addresses, at most one per family, with or instead of <paramref name="TargetIp"/>: a dual-stack container's
+/// IPv4 and IPv6 address (the CNI plugin sends prevResult's two). A family left out is discovered only when no address
+/// is given at all.
+/// </param>
+public sealed record PublishRequest(string Name, string Netns, IReadOnlyList<string> Specs, PublishMode? Mode = null, string? TargetIp = null, bool DryRun = false, CniAttachment? Cni = null, IReadOnlyList<string>? TargetIps = null);

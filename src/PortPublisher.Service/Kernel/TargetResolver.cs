@@ -9,7 +9,7 @@ namespace PortPublisher.Service.Kernel;
 /// <summary><see cref="ITargetResolver"/> with nsfs handles and rtnetlink, each call on a pool thread under <see cref="PipelineDeadlines.Kernel"/>.</summary>
 internal sealed class TargetResolver(PipelineDeadlines deadlines, NamespaceHandles handles) : ITargetResolver
 {
-    public ValueTask<ResolvedTarget> ResolveAsync(string netns, IPAddress? requested, CancellationToken cancellationToken) =>
+    public ValueTask<ResolvedTarget> ResolveAsync(string netns, IReadOnlyList<IPAddress> requested, CancellationToken cancellationToken) =>
         OffWriter.RunAsync(() => Resolve(netns, requested), deadlines.Kernel, $"opening network namespace '{netns}'", cancellationToken);
 
     public ValueTask<ITargetNamespace> ReopenAsync(string path, (ulong Device, ulong Inode) identity, CancellationToken cancellationToken) =>
@@ -29,7 +29,7 @@ internal sealed class TargetResolver(PipelineDeadlines deadlines, NamespaceHandl
             $"opening network namespace {path}",
             cancellationToken);
 
-    private ResolvedTarget Resolve(string netns, IPAddress? requested)
+    private ResolvedTarget Resolve(string netns, IReadOnlyList<IPAddress> requested)
     {
         NetworkNamespace ns;
         try
@@ -64,10 +64,10 @@ internal sealed class TargetResolver(PipelineDeadlines deadlines, NamespaceHandl
     }
 
     /// <summary>
-    /// The address to send traffic to, per family: the one asked for, else the namespace's first global address, else
-    /// its loopback; and whether the host can route to it (which NAT needs).
+    /// The address to send traffic to, per family: the ones asked for (a family not asked for has none), else the
+    /// namespace's first global address, else its loopback; and whether the host can route to it (which NAT needs).
     /// </summary>
-    private static Target Addresses(NetworkNamespace ns, string netns, IPAddress? requested)
+    private static Target Addresses(NetworkNamespace ns, string netns, IReadOnlyList<IPAddress> requested)
     {
         IReadOnlyList<InterfaceAddress> addresses;
         using (var inside = new RouteNetlink(ns))
@@ -76,18 +76,20 @@ internal sealed class TargetResolver(PipelineDeadlines deadlines, NamespaceHandl
         }
 
         IPAddress? v4, v6;
-        if (requested is not null)
+        if (requested.Count > 0)
         {
             // An address the namespace does not have would publish with success and carry nothing.
-            if (!addresses.Any(a => a.Address.Equals(requested)))
+            foreach (IPAddress r in requested)
             {
-                string has = addresses.Count == 0 ? "no addresses" : string.Join(", ", addresses.Select(a => a.Address));
-                throw new PublishException(HttpStatusCode.BadRequest, $"--ip {requested} is not an address of network namespace '{netns}' (it has {has})");
+                if (!addresses.Any(a => a.Address.Equals(r)))
+                {
+                    string has = addresses.Count == 0 ? "no addresses" : string.Join(", ", addresses.Select(a => a.Address));
+                    throw new PublishException(HttpStatusCode.BadRequest, $"--ip {r} is not an address of network namespace '{netns}' (it has {has})");
+                }
             }
 
-            bool isV6 = requested.AddressFamily == AddressFamily.InterNetworkV6;
-            v4 = isV6 ? null : requested;
-            v6 = isV6 ? requested : null;
+            v4 = requested.FirstOrDefault(r => r.AddressFamily == AddressFamily.InterNetwork);
+            v6 = requested.FirstOrDefault(r => r.AddressFamily == AddressFamily.InterNetworkV6);
         }
         else
         {

@@ -62,10 +62,31 @@ internal static class PublishValidator
             }
         }
 
-        IPAddress? targetIp = null;
-        if (request.TargetIp is not null && !IPAddress.TryParse(request.TargetIp, out targetIp))
+        var targets = new List<IPAddress>();
+        if (request.TargetIps?.Contains(null!) == true)
         {
-            errors.Add($"invalid target address {GoNet.Quote(request.TargetIp)}");
+            errors.Add("invalid targetIps: null");
+        }
+
+        foreach (string? given in (string?[])[request.TargetIp, .. request.TargetIps ?? []])
+        {
+            if (given is null)
+            {
+                continue;
+            }
+
+            if (!IPAddress.TryParse(given, out IPAddress? targetIp))
+            {
+                errors.Add($"invalid target address {GoNet.Quote(given)}");
+            }
+            else if (targets.Find(t => t.AddressFamily == targetIp.AddressFamily) is { } same)
+            {
+                errors.Add($"two target addresses of one family: {same} and {targetIp} (at most one IPv4 and one IPv6 address)");
+            }
+            else
+            {
+                targets.Add(targetIp);
+            }
         }
 
         if (request.Mode is { } mode && !Enum.IsDefined(mode))
@@ -92,6 +113,6 @@ internal static class PublishValidator
             throw new PublishException(HttpStatusCode.BadRequest, string.Join("\n", errors)) { Step = "validate" };
         }
 
-        return new ValidatedPublish(name!, netns, specs, mappings, request.Cni is null ? request.Mode : PublishMode.Nat, targetIp, request.DryRun, request.Cni);
+        return new ValidatedPublish(name!, netns, specs, mappings, request.Cni is null ? request.Mode : PublishMode.Nat, targets, request.DryRun, request.Cni);
     }
 }

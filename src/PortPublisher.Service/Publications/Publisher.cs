@@ -324,7 +324,7 @@ internal sealed class Publisher(
             netns = shared.Namespace.Path;
         }
 
-        ResolvedTarget resolved = await resolver.ResolveAsync(netns, request.TargetIp, cancellationToken);
+        ResolvedTarget resolved = await resolver.ResolveAsync(netns, request.TargetIps, cancellationToken);
         tx.OnRollback("open target", resolved.Namespace.Dispose);
         Target target = resolved.Target;
         var publication = new ActivePublication(name, request.Netns, resolved.Namespace, request.Specs, [], request.Cni);

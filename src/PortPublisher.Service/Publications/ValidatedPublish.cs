@@ -12,6 +12,6 @@ internal sealed record ValidatedPublish(
     IReadOnlyList<string> Specs,
     IReadOnlyList<PortMapping> Mappings,
     PublishMode? Mode,
-    IPAddress? TargetIp,
+    IReadOnlyList<IPAddress> TargetIps,
     bool DryRun,
     Core.Api.CniAttachment? Cni = null);
