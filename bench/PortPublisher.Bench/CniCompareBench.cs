@@ -118,6 +118,7 @@ internal static class CniCompareBench
                         if (pub.Count > 0 && unpub.Count > 0)
                         {
                             Console.WriteLine($"portpublisherd's own time (its log): publish median {Median(pub):F1} ms, unpublish median {Median(unpub):F1} ms");
+                            Console.WriteLine("  its steps, medians (ms): " + string.Join(", ", ServiceSteps.GroupBy(x => x.Step).Select(g => string.Create(CultureInfo.InvariantCulture, $"{g.Key} {Median([.. g.Select(x => x.Ms)]):F1}"))));
                         }
                     }
 
@@ -202,6 +203,7 @@ internal static class CniCompareBench
     }
 
     private static readonly List<(string Verb, double Ms)> ServiceMs = [];
+    private static readonly List<(string Step, double Ms)> ServiceSteps = [];
 
     private static Process StartService(string hostNs, string dir, string dll)
     {
@@ -212,6 +214,7 @@ internal static class CniCompareBench
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        psi.Environment["Logging__LogLevel__PortPublisher.Service.Publications.Publisher"] = "Debug"; // each publish's steps
         Process p = Process.Start(psi)!;
         p.OutputDataReceived += (_, e) =>
         {
@@ -221,6 +224,22 @@ internal static class CniCompareBench
                 lock (ServiceMs)
                 {
                     ServiceMs.Add((m.Groups[1].Value, double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)));
+                }
+            }
+
+            // "Publish NAME steps (ms): open target 4.1, allocate 1.2, …": where the service's share goes.
+            if (e.Data is { } steps && System.Text.RegularExpressions.Regex.Match(steps, @"(Publish|Unpublish) \S+ steps \(ms\): (.*)$") is { Success: true } s)
+            {
+                lock (ServiceMs)
+                {
+                    foreach (string part in s.Groups[2].Value.Split(", "))
+                    {
+                        int space = part.LastIndexOf(' ');
+                        if (space > 0 && double.TryParse(part[(space + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out double ms))
+                        {
+                            ServiceSteps.Add(($"{s.Groups[1].Value.ToLowerInvariant()}: {part[..space]}", ms));
+                        }
+                    }
                 }
             }
         };

@@ -10,6 +10,7 @@ public sealed class RouteNetlink : IDisposable
 {
     private const ushort RTM_NEWLINK = 16;
     private const ushort RTM_GETLINK = 18;
+    private const int ENODEV = 19;
     private const ushort RTM_NEWADDR = 20;
     private const ushort RTM_GETADDR = 22;
     private const ushort RTM_NEWROUTE = 24;
@@ -45,6 +46,36 @@ public sealed class RouteNetlink : IDisposable
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The name of interface <paramref name="index"/>, or null when there is none: one RTM_GETLINK for that index, so a
+    /// route lookup costs the same with ten links or ten thousand (a dump of every link made each lookup O(links)).
+    /// </summary>
+    public string? GetInterfaceName(int index)
+    {
+        // struct ifinfomsg: family, pad, type (u16), index (s32), flags, change (u32)
+        var ifinfomsg = new byte[16];
+        BinaryPrimitives.WriteInt32LittleEndian(ifinfomsg.AsSpan(4), index);
+        List<NetlinkReply> replies;
+        try
+        {
+            replies = _client.Request(RTM_GETLINK, 0, w => w.WriteRaw(ifinfomsg), $"link {index}");
+        }
+        catch (NetlinkException e) when (e.Errno == ENODEV)
+        {
+            return null; // gone since the route was read
+        }
+
+        foreach ((ushort type, _, byte[] p) in replies)
+        {
+            if (ReadLink(type, p) is (int i, string name) && i == index)
+            {
+                return name;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>One RTM_NEWLINK reply (ifinfomsg, then attributes): the interface index and name, or null.</summary>
@@ -136,7 +167,7 @@ public sealed class RouteNetlink : IDisposable
         {
             if (ReadRoute(type, p, destination) is RouteLookup route)
             {
-                return route.OutputInterfaceIndex == 0 ? route : route with { OutputInterface = GetInterfaces().GetValueOrDefault(route.OutputInterfaceIndex) };
+                return route.OutputInterfaceIndex == 0 ? route : route with { OutputInterface = GetInterfaceName(route.OutputInterfaceIndex) };
             }
         }
 

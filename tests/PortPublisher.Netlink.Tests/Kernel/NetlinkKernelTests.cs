@@ -88,6 +88,14 @@ public class NetlinkKernelTests
         Assert.Equal("vh0", rt.GetRoute(IPAddress.Parse(ContainerV6))!.OutputInterface);
         Assert.Null(rt.GetRoute(IPAddress.Parse("203.0.113.9")));
 
+        // The route's interface is read by its index alone (no dump): every link of the dump by name, none that is not.
+        foreach ((int index, string name) in rt.GetInterfaces())
+        {
+            Assert.Equal(name, rt.GetInterfaceName(index));
+        }
+
+        Assert.Null(rt.GetInterfaceName(int.MaxValue));
+
         using var inContainer = new RouteNetlink(t.ContainerNs);
         RouteLookup viaGateway = inContainer.GetRoute(IPAddress.Parse("203.0.113.9"))!;
         Assert.Equal(IPAddress.Parse(HostToContainerV4), viaGateway.Gateway);
