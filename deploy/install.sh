@@ -28,6 +28,8 @@ case "${1:-}" in
   *) echo "install.sh: unknown argument '$1' (use --no-start)" >&2; exit 2 ;;
 esac
 [[ $prefix == /* ]] || { echo "install.sh: PREFIX must be an absolute path, not '$prefix'" >&2; exit 2; }
+cni_bin=${CNI_BIN_DIR-/opt/cni/bin}
+[ -z "$cni_bin" ] || [[ $cni_bin == /* ]] || { echo "install.sh: CNI_BIN_DIR must be an absolute path, not '$cni_bin'" >&2; exit 2; }
 if [ -z "$dest" ] && [ "$(id -u)" != 0 ]; then
   echo "install.sh: run as root (or set DESTDIR to stage the files somewhere)" >&2
   exit 1
@@ -40,6 +42,13 @@ trap 'rm -rf "$work"' EXIT
 # 1. Build (or take) the binaries: the native CLI and the self-contained daemon.
 if [ -n "${PORTPUBLISHER_PUBLISHED:-}" ]; then
   bin=$PORTPUBLISHER_PUBLISHED
+  # All three or nothing: a half-installed set would pair a new CLI with an old daemon.
+  for b in portpublisherd portpublisher portpublisher-cni; do
+    [ -f "$bin/$b" ] || {
+      echo "install.sh: PORTPUBLISHER_PUBLISHED=$bin has no $b (packaging/publish.sh $bin publishes all three; do not set BINARIES)" >&2
+      exit 2
+    }
+  done
 else
   command -v "${DOTNET:-dotnet}" >/dev/null || {
     echo "install.sh: the .NET SDK (dotnet) is needed to build; on Debian, install the .deb instead (packaging/build-deb.sh)" >&2
@@ -58,9 +67,7 @@ install -D -m 0755 "$bin/portpublisherd" "$dest$lib/portpublisherd"
 install -D -m 0755 "$bin/portpublisher" "$dest$lib/portpublisher"
 install -D -m 0755 "$bin/portpublisher-cni" "$dest$lib/portpublisher-cni"
 install -d "$dest$prefix/bin" "$dest$prefix/sbin"
-cni_bin=${CNI_BIN_DIR-/opt/cni/bin}
 if [ -n "$cni_bin" ]; then
-  [[ $cni_bin == /* ]] || { echo "install.sh: CNI_BIN_DIR must be an absolute path, not '$cni_bin'" >&2; exit 2; }
   install -d "$dest$cni_bin"
   ln -sfn "$lib/portpublisher-cni" "$dest$cni_bin/portpublisher-cni"
 fi

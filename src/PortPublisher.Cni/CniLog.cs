@@ -35,6 +35,9 @@ internal static partial class CniLog
     [LoggerMessage(10, LogLevel.Error, "{Command} failed: code {Code}: {Message}")]
     public static partial void Failed(ILogger logger, string command, int code, string message);
 
+    [LoggerMessage(12, LogLevel.Information, "DEL {Attachment} on {Network} ({Backend}): removed in {Ms} ms")]
+    public static partial void Deleted(ILogger logger, string attachment, string network, string backend, double ms);
+
     [LoggerMessage(11, LogLevel.Information, "GC {Network}: removed {Count} stale attachments ({Backend})")]
     public static partial void Collected(ILogger logger, string network, int count, string backend);
 }

@@ -115,16 +115,13 @@ internal sealed class CniPlugin(TimeProvider time, ILogger logger)
             case CniCommand.Del:
             {
                 CheckNetns(env, required: false);
-                bool found = await direct.DelAsync(env.Attachment, ct);
+                bool byDirect = await direct.DelAsync(env.Attachment, ct);
                 ServiceBackend? service = await ServiceIfRunningAsync(conf, required: false, forDel: env.Attachment, ct);
-                if (service is not null)
+                bool byService = service is not null && await service.DelAsync(env.Attachment, ct);
+                if (byDirect || byService)
                 {
-                    found |= await service.DelAsync(env.Attachment, ct);
-                }
-
-                if (found)
-                {
-                    Done("DEL", env, conf, service is null ? direct : service, [], started);
+                    string by = byDirect && byService ? $"{direct.Name} and {service!.Name}" : byDirect ? direct.Name : service!.Name;
+                    CniLog.Deleted(logger, env.Attachment.ToString(), conf.Name, by, Math.Round(time.GetElapsedTime(started).TotalMilliseconds, 1));
                 }
 
                 break;
@@ -140,13 +137,20 @@ internal sealed class CniPlugin(TimeProvider time, ILogger logger)
                 CheckNetns(env, required: true);
                 BindingPlan plan = BindingPlan.Make(conf.PortMappings, conf.PrevResult, env.IfName);
                 IPortBackend? owner = await direct.HasAsync(env.Attachment, ct) ? direct : null;
-                if (owner is null && await ServiceIfRunningAsync(conf, required: false, forDel: null, ct) is { } service && await service.HasAsync(env.Attachment, ct))
+                ServiceBackend? service = owner is null ? await ServiceIfRunningAsync(conf, required: false, forDel: null, ct) : null;
+                if (service is not null && await service.HasAsync(env.Attachment, ct))
                 {
                     owner = service;
                 }
 
                 if (owner is null)
                 {
+                    if (plan.Bindings.Count > 0 && service is null && conf.Mode != PluginMode.Direct)
+                    {
+                        // It may be the service's, which cannot say while it is down (its elements stay in the kernel).
+                        throw new CniException(CniErrorCode.ErrCheckFailed, $"attachment {env.Attachment} has no port mappings published by the direct mode, and portpublisherd at {conf.Socket} is not running to say whether it carries them; CHECK again once it runs");
+                    }
+
                     if (plan.Bindings.Count > 0)
                     {
                         throw new CniException(CniErrorCode.ErrCheckFailed, $"attachment {env.Attachment} has no port mappings published, by portpublisherd or the direct mode");

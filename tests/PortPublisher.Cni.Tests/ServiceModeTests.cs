@@ -95,6 +95,13 @@ public sealed class ServiceModeTests : IDisposable
         Assert.Equal($"peer={ThreeNamespaces.ClientV4}", await Peer.AskTcp(ns.ClientNs, ThreeNamespaces.HostV4, 18080));
         Assert.Equal($"peer={ThreeNamespaces.ClientV6}", await Peer.AskTcp(ns.ClientNs, ThreeNamespaces.HostV6, 18080));
         PluginProcess.Ok(ns.Host, Env("CHECK", Netns, ifName: "vc0"), conf);
+        JsonElement listed = JsonDocument.Parse(_service.Cli("ls", "--json").Stdout).RootElement.EnumerateArray().Single();
+        Assert.Equal([ThreeNamespaces.ContainerV4, ThreeNamespaces.ContainerV6], listed.GetProperty("targetIps").EnumerateArray().Select(e => e.GetString()));
+
+        // CHECK compares each family with its own target: another IPv6 address in prevResult, or an IPv4-only one, fails.
+        string otherV6 = Conf(Map(18080, 80), Options, addresses: $"\"{ThreeNamespaces.ContainerV4}/24\",\"fd00:99::99/64\"", ifName: "vc0");
+        Assert.Equal(104, PluginProcess.Run(ns.Host, Env("CHECK", Netns, ifName: "vc0"), otherV6).ErrorCode);
+        Assert.Equal(104, PluginProcess.Run(ns.Host, Env("CHECK", Netns, ifName: "vc0"), Conf(Map(18080, 80), Options, ifName: "vc0", addresses: $"\"{ThreeNamespaces.ContainerV4}/24\"")).ErrorCode);
 
         PluginProcess.Ok(ns.Host, Env("DEL", Netns, ifName: "vc0"), conf);
         Assert.Equal("[]", _service.Cli("ls", "--json").Stdout.Trim());

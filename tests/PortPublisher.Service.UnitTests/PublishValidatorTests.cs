@@ -53,8 +53,25 @@ public sealed class PublishValidatorTests
         Assert.Equal([IPAddress.Parse("10.0.0.2"), IPAddress.Parse("fd00::2")], PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIp: "10.0.0.2", TargetIps: ["fd00::2"])).TargetIps);
         Assert.Empty(PublishValidator.Validate(new PublishRequest("web", "web", ["80"])).TargetIps);
 
-        PublishException e = Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIp: "10.0.0.2", TargetIps: ["10.0.0.3", "x", null!])));
-        Assert.Equal(["invalid targetIps: null", "two target addresses of one family: 10.0.0.2 and 10.0.0.3 (at most one IPv4 and one IPv6 address)", "invalid target address \"x\""], e.Message.Split('\n'));
+        PublishException e = Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIp: "10.0.0.2", TargetIps: ["10.0.0.3", null!])));
+        Assert.Equal(["invalid targetIps: null", "two target addresses of one family: 10.0.0.2 and 10.0.0.3 (at most one IPv4 and one IPv6 address)"], e.Message.Split('\n'));
+        Assert.Equal("invalid target address \"x\"", Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIps: ["x"]))).Message);
+
+        // The same address in both fields is one target; Go's parsing (no octal, no hex); no link-local; at most two.
+        Assert.Equal([IPAddress.Parse("10.0.0.2")], PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIp: "10.0.0.2", TargetIps: ["10.0.0.2"])).TargetIps);
+        Assert.Equal("invalid target address \"010.077.0.2\"", Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIps: ["010.077.0.2"]))).Message);
+        Assert.Equal("invalid target address \"0xa4d0002\"", Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIp: "0xa4d0002"))).Message);
+        Assert.StartsWith("invalid target address fe80::1: link-local", Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIps: ["10.0.0.2", "fe80::1"]))).Message, StringComparison.Ordinal);
+        Assert.Equal("targetIps: 400000 addresses; at most two, one IPv4 and one IPv6", Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "web", ["80"], TargetIps: [.. Enumerable.Repeat("1.1.1.1", 400_000)]))).Message);
+    }
+
+    [Fact]
+    public void AThousandBadSpecsAreNamedTwentyAtATime()
+    {
+        string[] lines = Assert.Throws<PublishException>(() => PublishValidator.Validate(new PublishRequest("web", "web", [.. Enumerable.Range(0, 1000).Select(i => $"x{i}")]))).Message.Split('\n');
+        Assert.Equal(21, lines.Length);
+        Assert.Equal("invalid -p \"x0\": invalid containerPort: x0", lines[0]);
+        Assert.Equal("… and 980 more", lines[^1]);
     }
 
     [Fact]

@@ -77,9 +77,8 @@ internal sealed class ServiceBackend(NetConf conf, ServiceClient client) : IPort
             problems.Add($"publication {p.Name} is not this attachment's (it was not made by portpublisher-cni for {attachment})");
         }
 
-        HashSet<NatBinding> published = [.. p.Bindings.Select(b => ToNat(b, p.TargetIp))];
-        bool v6 = expected.Count > 0 && expected.All(b => b.IsIPv6);
-        HashSet<NatBinding> want = [.. expected.Where(b => b.IsIPv6 == v6)];
+        HashSet<NatBinding> published = [.. p.Bindings.Select(b => ToNat(b, p))];
+        HashSet<NatBinding> want = [.. expected];
         problems.AddRange(want.Where(b => !published.Contains(b)).Select(b => $"{b} was not published"));
         problems.AddRange(published.Where(b => !want.Contains(b)).Select(b => $"{b} is published but not in this CHECK's port mappings"));
 
@@ -154,7 +153,7 @@ internal sealed class ServiceBackend(NetConf conf, ServiceClient client) : IPort
     public async Task<IReadOnlyList<NatBinding>> HeldAsync(Attachment? except, CancellationToken cancellationToken)
     {
         string? skip = except?.PublicationName;
-        return [.. (await ListAsync(cancellationToken)).Where(p => p.Name != skip).SelectMany(p => p.Bindings.Select(b => ToNat(b, p.TargetIp)))];
+        return [.. (await ListAsync(cancellationToken)).Where(p => p.Name != skip).SelectMany(p => p.Bindings.Select(b => ToNat(b, p)))];
     }
 
     private async Task<PublicationDto?> GetAsync(Attachment attachment, CancellationToken cancellationToken)
@@ -179,14 +178,26 @@ internal sealed class ServiceBackend(NetConf conf, ServiceClient client) : IPort
     private Task<(HttpStatusCode, string)> PostAsync(PublishRequest body, CancellationToken cancellationToken) =>
         client.SendAsync(HttpMethod.Post, "v1/publications", ServiceClient.Json(body, ApiJsonContext.Default.PublishRequest), cancellationToken);
 
-    /// <summary>A binding as the service lists it, in our NAT form (a wildcard host address is null).</summary>
-    private static NatBinding ToNat(BindingDto b, string? targetIp)
+    /// <summary>
+    /// A binding as the service lists it, in our NAT form (a wildcard host address is null), to the publication's target
+    /// of the binding's family (a NAT'ed binding never crosses families).
+    /// </summary>
+    private static NatBinding ToNat(BindingDto b, PublicationDto publication)
     {
         IPAddress host = IPAddress.Parse(b.HostIp);
         bool any = host.Equals(IPAddress.Any) || host.Equals(IPAddress.IPv6Any);
         Protocol protocol = ProtocolNames.TryParse(b.Protocol, out Protocol p) ? p : throw new CniException(CniErrorCode.ErrServiceFailed, $"portpublisherd listed a binding of unknown protocol \"{b.Protocol}\"");
-        IPAddress target = targetIp is not null && IPAddress.TryParse(targetIp, out IPAddress? t) ? t
-            : host.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6None : IPAddress.None;
+        IPAddress? target = null;
+        foreach (string text in publication.TargetIps is { Count: > 0 } all ? all : publication.TargetIp is { } one ? [one] : [])
+        {
+            if (IPAddress.TryParse(text, out IPAddress? t) && t.AddressFamily == host.AddressFamily)
+            {
+                target = t;
+                break;
+            }
+        }
+
+        target ??= host.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6None : IPAddress.None;
         return new NatBinding(any ? null : host, protocol, b.HostPort, target, b.ContainerPort);
     }
 

@@ -84,7 +84,7 @@ internal sealed class TargetResolver(PipelineDeadlines deadlines, NamespaceHandl
                 if (!addresses.Any(a => a.Address.Equals(r)))
                 {
                     string has = addresses.Count == 0 ? "no addresses" : string.Join(", ", addresses.Select(a => a.Address));
-                    throw new PublishException(HttpStatusCode.BadRequest, $"--ip {r} is not an address of network namespace '{netns}' (it has {has})");
+                    throw new PublishException(HttpStatusCode.BadRequest, $"target address {r} (--ip) is not an address of network namespace '{netns}' (it has {has})");
                 }
             }
 

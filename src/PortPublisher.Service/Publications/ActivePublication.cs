@@ -98,7 +98,8 @@ internal sealed class ActivePublication(string name, string netns, ITargetNamesp
         [.. Bindings.Select(b => b.Host.ToDto(b.Carrier))],
         Bindings.Count > 0 ? GoNet.FormatIP(Bindings[0].TargetIp) : null,
         Warnings.Count > 0 ? Warnings : null,
-        Cni);
+        Cni,
+        [.. Bindings.Select(b => b.TargetIp).Distinct().OrderBy(ip => ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6).Select(GoNet.FormatIP)]);
 
     public StoredPublication ToStored()
     {

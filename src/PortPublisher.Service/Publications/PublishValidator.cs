@@ -63,29 +63,44 @@ internal static class PublishValidator
         }
 
         var targets = new List<IPAddress>();
-        if (request.TargetIps?.Contains(null!) == true)
+        if (request.TargetIps is { Count: > 2 } many)
         {
-            errors.Add("invalid targetIps: null");
+            errors.Add($"targetIps: {many.Count} addresses; at most two, one IPv4 and one IPv6");
         }
-
-        foreach (string? given in (string?[])[request.TargetIp, .. request.TargetIps ?? []])
+        else
         {
-            if (given is null)
+            if (request.TargetIps?.Contains(null!) == true)
             {
-                continue;
+                errors.Add("invalid targetIps: null");
             }
 
-            if (!IPAddress.TryParse(given, out IPAddress? targetIp))
+            // Go's net.ParseIP, as for -p's host address: no octal or hex IPv4 forms, no zone.
+            foreach (string? given in (string?[])[request.TargetIp, .. request.TargetIps ?? []])
             {
-                errors.Add($"invalid target address {GoNet.Quote(given)}");
-            }
-            else if (targets.Find(t => t.AddressFamily == targetIp.AddressFamily) is { } same)
-            {
-                errors.Add($"two target addresses of one family: {same} and {targetIp} (at most one IPv4 and one IPv6 address)");
-            }
-            else
-            {
-                targets.Add(targetIp);
+                if (given is null)
+                {
+                    continue;
+                }
+
+                if (!GoNet.TryParseIP(given, out IPAddress? targetIp) || targetIp is null)
+                {
+                    errors.Add($"invalid target address {GoNet.Quote(given)}");
+                }
+                else if (targets.Find(t => t.AddressFamily == targetIp.AddressFamily) is { } same)
+                {
+                    if (!same.Equals(targetIp))
+                    {
+                        errors.Add($"two target addresses of one family: {same} and {targetIp} (at most one IPv4 and one IPv6 address)");
+                    }
+                }
+                else if (targetIp.IsIPv6LinkLocal)
+                {
+                    errors.Add($"invalid target address {targetIp}: link-local, so neither NAT nor the proxy can reach it by address alone");
+                }
+                else
+                {
+                    targets.Add(targetIp);
+                }
             }
         }
 
@@ -110,7 +125,10 @@ internal static class PublishValidator
 
         if (errors.Count > 0)
         {
-            throw new PublishException(HttpStatusCode.BadRequest, string.Join("\n", errors)) { Step = "validate" };
+            // Every bad part named, but a request of 100,000 bad specs does not get a 100,000-line answer.
+            const int Shown = 20;
+            string text = string.Join("\n", errors.Take(Shown)) + (errors.Count > Shown ? $"\n… and {errors.Count - Shown} more" : string.Empty);
+            throw new PublishException(HttpStatusCode.BadRequest, text) { Step = "validate" };
         }
 
         return new ValidatedPublish(name!, netns, specs, mappings, request.Cni is null ? request.Mode : PublishMode.Nat, targets, request.DryRun, request.Cni);
