@@ -171,7 +171,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
         }
     }
 
-    ServiceLog.Listening(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PortPublisher"), options.Socket, metricsEndPoint?.ToString() ?? "off");
+    ServiceLog.Listening(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("PortPublisher"), options.Socket, metricsEndPoint is null ? "off" : $"on {metricsEndPoint}");
 });
 
 try

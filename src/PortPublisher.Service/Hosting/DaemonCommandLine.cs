@@ -44,7 +44,8 @@ internal static class DaemonCommandLine
             "portpublisherd: publishes ports of Linux network namespaces (nftables DNAT, or a userland proxy where NAT cannot serve) "
             + "for the `portpublisher` CLI and the docker CLI, on a Unix socket. Each option is also a setting "
             + "PortPublisher:<Name> (Socket, SocketGroup, StateDir, Metrics, Mode, DynamicPorts, Table, MetricsPerBinding, "
-            + "MaxConnections, ProtectTables) in the JSON file, or an environment variable PortPublisher__<Name>; log levels are "
+            + "MaxConnections, ProtectTables; --host-mount-namespace is Sandbox:HostMountNamespace) in the JSON file, or an "
+            + "environment variable PortPublisher__<Name>; log levels are "
             + "Logging:LogLevel:<Category> (Logging__LogLevel__Default=Debug). The command line wins over the environment, "
             + "which wins over the file.")
         {

@@ -36,7 +36,7 @@ internal static partial class ServiceLog
     [LoggerMessage(1009, LogLevel.Error, "Repairing nftables failed: {Error}")]
     public static partial void RepairFailed(ILogger logger, string error);
 
-    [LoggerMessage(1010, LogLevel.Information, "Control API on unix:{Socket}; metrics on {Metrics}")]
+    [LoggerMessage(1010, LogLevel.Information, "Control API on unix:{Socket}; metrics {Metrics}")]
     public static partial void Listening(ILogger logger, string socket, string metrics);
 
     [LoggerMessage(1011, LogLevel.Error, "Publish {Name}: undoing {Step} failed: {Error}")]
