@@ -47,7 +47,7 @@ internal static class CniCompareBench
             using NetworkNamespace client = NetworkNamespace.Open(x), host = NetworkNamespace.Open(h);
             using NetworkNamespace last = NetworkNamespace.Open($"{id}c{containers - 1}"), matrix = NetworkNamespace.Open($"{id}c{containers}");
             using var cts = new CancellationTokenSource();
-            using Socket lastServer = Listen(last, 80, cts.Token), matrixServer = Listen(matrix, 80, cts.Token);
+            using Socket lastServer = OneByteServer.Start(last, new IPEndPoint(IPAddress.Any, 80), 1024, cts.Token), matrixServer = OneByteServer.Start(matrix, new IPEndPoint(IPAddress.Any, 80), 1024, cts.Token);
             using Socket udp = matrix.Run(() =>
             {
                 var s = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -258,34 +258,6 @@ internal static class CniCompareBench
         }
 
         return p;
-    }
-
-    private static Socket Listen(NetworkNamespace ns, int port, CancellationToken ct)
-    {
-        Socket s = ns.Run(() =>
-        {
-            var l = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            l.Bind(new IPEndPoint(IPAddress.Any, port));
-            l.Listen(1024);
-            return l;
-        });
-        _ = Task.Run(async () =>
-        {
-            while (!ct.IsCancellationRequested)
-            {
-                try
-                {
-                    using Socket a = await s.AcceptAsync(ct);
-                    await a.SendAsync(new byte[] { 1 });
-                    a.Shutdown(SocketShutdown.Both);
-                }
-                catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
-                {
-                    return;
-                }
-            }
-        }, ct);
-        return s;
     }
 
     private static async Task Echo(Socket udp, CancellationToken ct)

@@ -35,23 +35,8 @@ internal static class ConnectionCostBench
 
             using NetworkNamespace host = NetworkNamespace.Open(h), ctr = NetworkNamespace.Open(c), client = NetworkNamespace.Open(x);
             using var backend = new NftablesBackend(host);
-            using Socket listener = ctr.Run(() =>
-            {
-                var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                s.Bind(new IPEndPoint(IPAddress.Parse("10.99.0.2"), 80));
-                s.Listen(1024);
-                return s;
-            });
             using var cts = new CancellationTokenSource();
-            _ = Task.Run(async () =>
-            {
-                while (!cts.IsCancellationRequested)
-                {
-                    using Socket a = await listener.AcceptAsync(cts.Token);
-                    await a.SendAsync(new byte[] { 1 });
-                    a.Shutdown(SocketShutdown.Both);
-                }
-            });
+            using Socket listener = OneByteServer.Start(ctr, new IPEndPoint(IPAddress.Parse("10.99.0.2"), 80), 1024, cts.Token);
 
             var target = new NatBinding(IPAddress.Parse("192.0.2.1"), Protocol.Tcp, 30000, IPAddress.Parse("10.99.0.2"), 80);
             NatBinding[] many = [target, .. Enumerable.Range(0, 9999).Select(i => new NatBinding(IPAddress.Parse("192.0.2.1"), Protocol.Tcp, (ushort)(40000 + i), IPAddress.Parse("10.99.0.2"), 80))];

@@ -24,23 +24,8 @@ internal static class ScaleConnectionsBench
         using var lab = new ScaleLab(configuration, nofile);
         lab.StartService();
         using NetworkNamespace host = NetworkNamespace.Open(lab.Host), container = NetworkNamespace.Open(lab.Container);
-        using Socket listener = container.Run(() =>
-        {
-            var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            s.Bind(new IPEndPoint(IPAddress.Parse(ScaleLab.ContainerV4), ServerPort));
-            s.Listen(4096);
-            return s;
-        });
         using var cts = new CancellationTokenSource();
-        _ = Task.Run(async () =>
-        {
-            while (!cts.IsCancellationRequested)
-            {
-                using Socket a = await listener.AcceptAsync(cts.Token);
-                await a.SendAsync(new byte[] { 1 });
-                a.Shutdown(SocketShutdown.Both);
-            }
-        });
+        using Socket listener = OneByteServer.Start(container, new IPEndPoint(IPAddress.Parse(ScaleLab.ContainerV4), ServerPort), 4096, cts.Token);
 
         _ = lab.Cli($"publish nat1 --netns {lab.Container} --mode nat -p 20501:20500");
         _ = lab.Cli($"publish proxy1 --netns {lab.Container} --mode proxy -p 20503:20500");
