@@ -145,15 +145,12 @@ internal sealed class CniPlugin(TimeProvider time, ILogger logger)
 
                 if (owner is null)
                 {
-                    if (plan.Bindings.Count > 0 && service is null && conf.Mode != PluginMode.Direct)
-                    {
-                        // It may be the service's, which cannot say while it is down (its elements stay in the kernel).
-                        throw new CniException(CniErrorCode.ErrCheckFailed, $"attachment {env.Attachment} has no port mappings published by the direct mode, and portpublisherd at {conf.Socket} is not running to say whether it carries them; CHECK again once it runs");
-                    }
-
                     if (plan.Bindings.Count > 0)
                     {
-                        throw new CniException(CniErrorCode.ErrCheckFailed, $"attachment {env.Attachment} has no port mappings published, by portpublisherd or the direct mode");
+                        // With the service down it may still be the service's (its elements stay in the kernel): say so.
+                        throw new CniException(CniErrorCode.ErrCheckFailed, service is null && conf.Mode != PluginMode.Direct
+                            ? $"attachment {env.Attachment} has no port mappings published by the direct mode, and portpublisherd at {conf.Socket} is not running to say whether it carries them; CHECK again once it runs"
+                            : $"attachment {env.Attachment} has no port mappings published, by portpublisherd or the direct mode");
                     }
 
                     break;

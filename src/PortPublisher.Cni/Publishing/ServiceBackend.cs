@@ -77,7 +77,8 @@ internal sealed class ServiceBackend(NetConf conf, ServiceClient client) : IPort
             problems.Add($"publication {p.Name} is not this attachment's (it was not made by portpublisher-cni for {attachment})");
         }
 
-        HashSet<NatBinding> published = [.. p.Bindings.Select(b => ToNat(b, p))];
+        (IPAddress? v4, IPAddress? v6) targets = Targets(p);
+        HashSet<NatBinding> published = [.. p.Bindings.Select(b => ToNat(b, targets))];
         HashSet<NatBinding> want = [.. expected];
         problems.AddRange(want.Where(b => !published.Contains(b)).Select(b => $"{b} was not published"));
         problems.AddRange(published.Where(b => !want.Contains(b)).Select(b => $"{b} is published but not in this CHECK's port mappings"));
@@ -153,7 +154,11 @@ internal sealed class ServiceBackend(NetConf conf, ServiceClient client) : IPort
     public async Task<IReadOnlyList<NatBinding>> HeldAsync(Attachment? except, CancellationToken cancellationToken)
     {
         string? skip = except?.PublicationName;
-        return [.. (await ListAsync(cancellationToken)).Where(p => p.Name != skip).SelectMany(p => p.Bindings.Select(b => ToNat(b, p)))];
+        return [.. (await ListAsync(cancellationToken)).Where(p => p.Name != skip).SelectMany(p =>
+        {
+            (IPAddress? V4, IPAddress? V6) targets = Targets(p);
+            return p.Bindings.Select(b => ToNat(b, targets));
+        })];
     }
 
     private async Task<PublicationDto?> GetAsync(Attachment attachment, CancellationToken cancellationToken)
@@ -178,26 +183,24 @@ internal sealed class ServiceBackend(NetConf conf, ServiceClient client) : IPort
     private Task<(HttpStatusCode, string)> PostAsync(PublishRequest body, CancellationToken cancellationToken) =>
         client.SendAsync(HttpMethod.Post, "v1/publications", ServiceClient.Json(body, ApiJsonContext.Default.PublishRequest), cancellationToken);
 
+    /// <summary>A publication's target per family, as the service lists them (an older service gives only <c>targetIp</c>).</summary>
+    private static (IPAddress? V4, IPAddress? V6) Targets(PublicationDto publication)
+    {
+        IPAddress[] all = [.. (publication.TargetIps is { Count: > 0 } listed ? listed : publication.TargetIp is { } one ? [one] : [])
+            .Select(t => IPAddress.TryParse(t, out IPAddress? a) ? a : null).OfType<IPAddress>()];
+        return (all.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork), all.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetworkV6));
+    }
+
     /// <summary>
     /// A binding as the service lists it, in our NAT form (a wildcard host address is null), to the publication's target
     /// of the binding's family (a NAT'ed binding never crosses families).
     /// </summary>
-    private static NatBinding ToNat(BindingDto b, PublicationDto publication)
+    private static NatBinding ToNat(BindingDto b, (IPAddress? V4, IPAddress? V6) targets)
     {
         IPAddress host = IPAddress.Parse(b.HostIp);
         bool any = host.Equals(IPAddress.Any) || host.Equals(IPAddress.IPv6Any);
         Protocol protocol = ProtocolNames.TryParse(b.Protocol, out Protocol p) ? p : throw new CniException(CniErrorCode.ErrServiceFailed, $"portpublisherd listed a binding of unknown protocol \"{b.Protocol}\"");
-        IPAddress? target = null;
-        foreach (string text in publication.TargetIps is { Count: > 0 } all ? all : publication.TargetIp is { } one ? [one] : [])
-        {
-            if (IPAddress.TryParse(text, out IPAddress? t) && t.AddressFamily == host.AddressFamily)
-            {
-                target = t;
-                break;
-            }
-        }
-
-        target ??= host.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6None : IPAddress.None;
+        IPAddress target = host.AddressFamily == AddressFamily.InterNetworkV6 ? targets.V6 ?? IPAddress.IPv6None : targets.V4 ?? IPAddress.None;
         return new NatBinding(any ? null : host, protocol, b.HostPort, target, b.ContainerPort);
     }
 
