@@ -17,17 +17,9 @@ namespace PortPublisher.Proxy.Tests;
 [Trait("Category", "Netns")]
 public sealed class DualStackProxyTests : IDisposable
 {
-    private readonly string _name = $"pp{Random.Shared.Next(0x1000000):x6}d";
-    private NetworkNamespace? _ns;
+    private LoopbackNamespace? _lab;
 
-    public void Dispose()
-    {
-        _ns?.Dispose();
-        if (File.Exists(Path.Combine(NetworkNamespace.NetnsRunDir, _name)))
-        {
-            Run($"ip netns del {_name}");
-        }
-    }
+    public void Dispose() => _lab?.Dispose();
 
     [Fact]
     public async Task Tcp_EachFamilyGoesToItsOwnTarget()
@@ -89,18 +81,7 @@ public sealed class DualStackProxyTests : IDisposable
         return armed;
     }
 
-    private NetworkNamespace Namespace()
-    {
-        if (Tmds.Linux.LibC.geteuid() != 0)
-        {
-            Assert.Skip("needs root (CAP_SYS_ADMIN) to create a network namespace; CI runs as root");
-        }
-
-        Run($"ip netns add {_name}");
-        Run($"ip -n {_name} link set lo up");
-        _ns = NetworkNamespace.Open(_name);
-        return _ns;
-    }
+    private NetworkNamespace Namespace() => (_lab = LoopbackNamespace.Create('d')).Namespace;
 
     private static Func<Socket, Task> Answer(string text) => async s =>
     {
@@ -166,13 +147,5 @@ public sealed class DualStackProxyTests : IDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         SocketReceiveFromResult r = await c.ReceiveFromAsync(buffer, new IPEndPoint(to.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0), cts.Token);
         return (Encoding.ASCII.GetString(buffer, 0, r.ReceivedBytes), (IPEndPoint)r.RemoteEndPoint);
-    }
-
-    private static void Run(string command)
-    {
-        using var p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardError = true })!;
-        string err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{command}: {err}");
     }
 }

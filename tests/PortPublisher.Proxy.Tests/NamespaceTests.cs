@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -15,30 +14,11 @@ namespace PortPublisher.Proxy.Tests;
 public sealed class NamespaceTests : IDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);
-    private readonly string _name = $"pp{Random.Shared.Next(0x1000000):x6}p";
-    private NetworkNamespace? _ns;
+    private LoopbackNamespace? _lab;
 
-    public void Dispose()
-    {
-        _ns?.Dispose();
-        if (File.Exists(Path.Combine(NetworkNamespace.NetnsRunDir, _name)))
-        {
-            Run($"ip netns del {_name}");
-        }
-    }
+    public void Dispose() => _lab?.Dispose();
 
-    private NetworkNamespace LoopbackOnlyNamespace()
-    {
-        if (Tmds.Linux.LibC.geteuid() != 0)
-        {
-            Assert.Skip("needs root (CAP_SYS_ADMIN) to create a network namespace; CI runs as root");
-        }
-
-        Run($"ip netns add {_name}");
-        Run($"ip -n {_name} link set lo up");
-        _ns = NetworkNamespace.Open(_name);
-        return _ns;
-    }
+    private NetworkNamespace LoopbackOnlyNamespace() => (_lab = LoopbackNamespace.Create('p')).Namespace;
 
     [Theory]
     [InlineData(true)]
@@ -86,11 +66,11 @@ public sealed class NamespaceTests : IDisposable
         // The SYN to 10.250.0.2 leaves through a veth whose other end has no address (and a static neighbour entry
         // spares the ARP that would fail): it is dropped there and gets no reply at all.
         NetworkNamespace ns = LoopbackOnlyNamespace();
-        Run($"ip -n {_name} link add v0 type veth peer name v1");
-        Run($"ip -n {_name} addr add 10.250.0.1/24 dev v0");
-        Run($"ip -n {_name} link set v0 up");
-        Run($"ip -n {_name} link set v1 up");
-        Run($"ip -n {_name} neigh add 10.250.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent");
+        LoopbackNamespace.Run($"ip -n {_lab!.Name} link add v0 type veth peer name v1");
+        LoopbackNamespace.Run($"ip -n {_lab!.Name} addr add 10.250.0.1/24 dev v0");
+        LoopbackNamespace.Run($"ip -n {_lab!.Name} link set v0 up");
+        LoopbackNamespace.Run($"ip -n {_lab!.Name} link set v1 up");
+        LoopbackNamespace.Run($"ip -n {_lab!.Name} neigh add 10.250.0.2 lladdr 02:00:00:00:00:02 dev v0 nud permanent");
         using var sockets = new NamespaceSocketFactory(ns);
 
         // The dial timeout is measured on the proxy's clock, which this test moves; one loop, so the test knows
@@ -164,16 +144,6 @@ public sealed class NamespaceTests : IDisposable
             }
 
             await Task.Delay(10, deadline.Token);
-        }
-    }
-
-    private static void Run(string command)
-    {
-        using Process p = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardError = true })!;
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"`{command}` failed: {p.StandardError.ReadToEnd()}");
         }
     }
 }
