@@ -34,6 +34,10 @@ internal static class ServiceCompareBench
         ("dnscpu", "proxy CPU per DNS request/response, µs", false, "F1"),
         ("bulkcpu", "proxy CPU per bulk datagram delivered, µs", false, "F2"),
         ("kernelcpu", "kernel CPU per short conn, whole machine, µs", false, "F1"),
+        ("tcp1cpu", "proxy CPU per GB, 1 stream, s", false, "F3"),
+        ("tcp1busy", "CPU per GB, 1 stream, whole machine, s", false, "F3"),
+        ("dnsbusy", "CPU per DNS request/response, whole machine, µs", false, "F1"),
+        ("udpbusy", "CPU per bulk datagram delivered, whole machine, µs", false, "F2"),
         ("switches", "proxy voluntary context switches per short conn", false, "F2"),
         ("idlemem", "proxy RSS per idle held connection, B", false, "N0"),
     ];
@@ -51,7 +55,18 @@ internal static class ServiceCompareBench
     };
 
     /// <summary>Rows that only proxies have, so no NAT ratio.</summary>
-    private static readonly string[] ProxyOnly = ["proxycpu", "dnscpu", "bulkcpu", "switches", "idlemem"];
+    private static readonly string[] ProxyOnly = ["proxycpu", "dnscpu", "bulkcpu", "tcp1cpu", "switches", "idlemem"];
+
+    /// <summary>
+    /// The rates whose ceiling <see cref="Print"/> works out: the rate row, the proxy's CPU per operation and the whole
+    /// machine's, and what turns rate × CPU per operation into CPUs kept busy (Gbit/s × s/GB; per second × µs).
+    /// </summary>
+    private static readonly (string Rate, string ProxyCpu, string MachineCpu, double ToCpus)[] Ceilings =
+    [
+        ("tcp1", "tcp1cpu", "tcp1busy", 1 / 8.0),
+        ("dns", "dnscpu", "dnsbusy", 1e-6),
+        ("udpbulk", "bulkcpu", "udpbusy", 1e-6),
+    ];
 
     /// <summary>Ours NAT against the one-rule nft map: at least 0.97× on every rate (at most 1/0.97× the kernel CPU).</summary>
     private const double NatGoal = 0.97;
@@ -267,10 +282,19 @@ internal static class ServiceCompareBench
     private static void MeasureRound(ServicePeer p, int seconds, Dictionary<string, Dictionary<ServicePeer, List<double>>> results)
     {
         BenchTopology t = p.Topology;
-        results["tcp1"][p].Add(LoadTools.Iperf(t, p.Target, p.IperfPort, 1, seconds).Bps / 1e9);
+        IReadOnlyList<int> pids = p.Pids;
+        double streamCpu0 = pids.Sum(ProcessStats.CpuSeconds), streamBusy0 = SystemCpu.BusySeconds();
+        (double bps, double bytes) = LoadTools.Iperf(t, p.Target, p.IperfPort, 1, seconds);
+        double streamCpu1 = pids.Sum(ProcessStats.CpuSeconds), streamBusy1 = SystemCpu.BusySeconds();
+        results["tcp1"][p].Add(bps / 1e9);
+        results["tcp1busy"][p].Add((streamBusy1 - streamBusy0) * 1e9 / bytes); // iperf3's start and end included: a little high
+        if (p.IsProxy)
+        {
+            results["tcp1cpu"][p].Add((streamCpu1 - streamCpu0) * 1e9 / bytes);
+        }
+
         results["tcp4"][p].Add(LoadTools.Iperf(t, p.Target, p.IperfPort, 4, seconds).Bps / 1e9);
 
-        IReadOnlyList<int> pids = p.Pids;
         double cpu0 = pids.Sum(ProcessStats.CpuSeconds), kernel0 = SystemCpu.KernelSeconds();
         long switches0 = pids.Sum(ProcessStats.VoluntarySwitches);
         (double rate, double requests) = LoadTools.Wrk(t.Client, p.Url, 2, 32, seconds, close: true);
@@ -288,9 +312,10 @@ internal static class ServiceCompareBench
         results["keepalive"][p].Add(LoadTools.Wrk(t.Client, p.Url, 2, 32, seconds, close: false).Rate);
         if (p.DnsPort is int dns)
         {
-            double c0 = pids.Sum(ProcessStats.CpuSeconds);
+            double c0 = pids.Sum(ProcessStats.CpuSeconds), b0 = SystemCpu.BusySeconds();
             (double qps, double queries) = LoadTools.Dnsperf(t, p.Target, dns, seconds);
             results["dns"][p].Add(qps);
+            results["dnsbusy"][p].Add((SystemCpu.BusySeconds() - b0) * 1e6 / queries);
             if (p.IsProxy)
             {
                 results["dnscpu"][p].Add((pids.Sum(ProcessStats.CpuSeconds) - c0) * 1e6 / queries);
@@ -299,9 +324,10 @@ internal static class ServiceCompareBench
 
         if (p.UdpIperfPort is int udp)
         {
-            double c0 = pids.Sum(ProcessStats.CpuSeconds);
+            double c0 = pids.Sum(ProcessStats.CpuSeconds), b0 = SystemCpu.BusySeconds();
             (double delivered, double datagrams) = LoadTools.IperfUdp(t, p.Target, udp, seconds);
             results["udpbulk"][p].Add(delivered);
+            results["udpbusy"][p].Add((SystemCpu.BusySeconds() - b0) * 1e6 / datagrams);
             if (p.IsProxy)
             {
                 results["bulkcpu"][p].Add((pids.Sum(ProcessStats.CpuSeconds) - c0) * 1e6 / datagrams);
@@ -480,6 +506,26 @@ internal static class ServiceCompareBench
         foreach ((string key, string label, bool _, string _) in Tests)
         {
             Console.WriteLine($"| {label} | {Range(results[key], proxy, docker)} | {(ProxyOnly.Contains(key) ? "–" : Range(results[key], nat, nft))} |");
+        }
+
+        // What a proxy can gain on a machine its load keeps busy: the rest of the machine (load generator, backend,
+        // the kernel's work for both hops) costs what it costs per operation whoever proxies, so a proxy costing
+        // nothing at all would run docker-proxy's whole-machine CPU per operation minus docker-proxy's own.
+        if (proxy is not null && docker is not null)
+        {
+            Console.WriteLine();
+            Console.WriteLine("The most a proxy could beat docker-proxy by here, had it cost no CPU at all: docker-proxy's whole-machine CPU per operation over the rest of it (that minus docker-proxy's own). It holds while the load keeps the machine busy.");
+            Console.WriteLine();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| test | CPUs busy (of {Environment.ProcessorCount}) | docker-proxy: whole machine / own | ceiling | ours proxy: whole machine / own | ours / docker-proxy | goal |"));
+            Console.WriteLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach ((string rate, string own, string machine, double toCpus) in Ceilings)
+            {
+                double dm = Med(machine, docker), dp = Med(own, docker), om = Med(machine, proxy), op = Med(own, proxy);
+                string label = Tests.First(t => t.Key == rate).Label;
+                string goal = ProxyGoals.TryGetValue(rate, out double g) ? string.Create(CultureInfo.InvariantCulture, $"≥ {g:F2}×") : "–";
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {label} | {dm * Med(rate, docker) * toCpus:F2} / {om * Med(rate, proxy) * toCpus:F2} | {dm:G3} / {dp:G3} | {dm / (dm - dp):F2}× | {om:G3} / {op:G3} | {Med(rate, proxy) / Med(rate, docker):F2}× | {goal} |"));
+            }
         }
 
         Console.WriteLine();

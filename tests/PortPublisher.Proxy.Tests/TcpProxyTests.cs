@@ -358,6 +358,149 @@ public class TcpProxyTests
         Assert.Equal(9, got[0]);
     }
 
+    [Fact]
+    public async Task Connections_AreSpreadOverTheLoops_WhenOneLoopAcceptsThemAll()
+    {
+        // Opened one at a time, each answered before the next: the kernel wakes the first idle loop of the
+        // EPOLLEXCLUSIVE listener every time, so without hand-off all eight would live on one loop.
+        using var first = new EventLoop("test loop spread 0");
+        using var second = new EventLoop("test loop spread 1");
+        await using var backend = new Backend(Backend.Echo);
+        await using var proxy = new UserlandProxy(null, null, [first, second]);
+        var binding = (TcpProxyBinding)proxy.Start(BoundListener(), Target(backend));
+        var clients = new List<Socket>();
+        try
+        {
+            for (byte i = 0; i < 8; i++)
+            {
+                Socket s = await Connect(binding);
+                clients.Add(s);
+                await s.SendAsync(new[] { i });
+                var got = new byte[1];
+                Assert.Equal(1, await s.ReceiveAsync(got));
+                Assert.Equal(i, got[0]);
+            }
+
+            int[] living = new int[2];
+            for (int l = 0; l < 2; l++)
+            {
+                TcpAcceptor a = binding.Acceptors[l];
+                await a.Loop.InvokeAsync(() => living[l] = a.Connections).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+            }
+
+            Assert.Equal(8, living.Sum());
+            Assert.True(Math.Abs(living[0] - living[1]) <= TcpAcceptor.HandOffMargin, $"connections per loop: {living[0]} and {living[1]}");
+            Assert.Equal(living[0], first.TcpConnections);
+            Assert.Equal(living[1], second.TcpConnections);
+        }
+        finally
+        {
+            foreach (Socket s in clients)
+            {
+                s.Dispose();
+            }
+        }
+
+        await WaitFor(() => first.TcpConnections == 0 && second.TcpConnections == 0);
+    }
+
+    [Fact]
+    public async Task Connections_AreNotHandedToALoopStuckInAPass()
+    {
+        // StuckAfterMs 0: the stuck loop counts as stuck from the moment its pass begins, so this does not race a clock.
+        using var healthy = new EventLoop("test loop healthy");
+        using var stuck = new EventLoop("test loop stuck") { StuckAfterMs = 0 };
+        await using var backend = new Backend(Backend.Echo);
+        await using var proxy = new UserlandProxy(null, null, [healthy, stuck]);
+        var binding = (TcpProxyBinding)proxy.Start(BoundListener(), Target(backend));
+        await stuck.InvokeAsync(() => { }).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        using var release = new ManualResetEventSlim();
+        var clients = new List<Socket>();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        stuck.Post(() =>
+        {
+            entered.SetResult();
+            release.Wait();
+        });
+        try
+        {
+            await entered.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+            // Held open, so the healthy loop's count grows: from the third on each would be handed to the stuck loop,
+            // which has none, and would never be answered.
+            for (byte i = 0; i < 6; i++)
+            {
+                Socket s = await Connect(binding);
+                clients.Add(s);
+                await s.SendAsync(new[] { i });
+                var got = new byte[1];
+                Assert.Equal(1, await s.ReceiveAsync(got).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+                Assert.Equal(i, got[0]);
+            }
+
+            Assert.Equal(0, stuck.TcpConnections);
+            Assert.Equal(6, healthy.TcpConnections);
+        }
+        finally
+        {
+            release.Set();
+            foreach (Socket s in clients)
+            {
+                s.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AConnectionHandedOverAsItsBindingStops_IsReset_AndCountedNowhere()
+    {
+        using var accepting = new EventLoop("test loop accepting") { StuckAfterMs = long.MaxValue };
+        using var busy = new EventLoop("test loop busy") { StuckAfterMs = long.MaxValue };
+        await using var backend = new Backend(Backend.Echo);
+        await using var proxy = new UserlandProxy(null, null, [accepting, busy]);
+        var binding = (TcpProxyBinding)proxy.Start(BoundListener(), Target(backend));
+        await busy.InvokeAsync(() => { }).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        using var release = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        busy.Post(() =>
+        {
+            entered.SetResult();
+            release.Wait();
+        });
+        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+
+        // The busy loop is not waiting, so the kernel wakes only the other: two connections live there, and the
+        // third is handed to the busy loop, where it waits in the queue.
+        using Socket a = await Connect(binding), b = await Connect(binding);
+        await WaitFor(() => accepting.TcpConnections == 2);
+        using Socket c = await Connect(binding);
+        await WaitFor(() => busy.TcpConnections == 1);
+
+        Task<bool> stop;
+        try
+        {
+            stop = proxy.StopAsync(binding, TimeSpan.FromSeconds(30)).AsTask();
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        Assert.True(await stop.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken));
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        SocketException reset = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            while (await c.ReceiveAsync(new byte[16], SocketFlags.None, deadline.Token) > 0)
+            {
+            }
+        });
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+        Assert.Equal(0, busy.TcpConnections);
+        Assert.Equal(0, accepting.TcpConnections);
+        Assert.Equal(0, binding.Counters.Snapshot().Active);
+        Assert.Equal(2, binding.Counters.Snapshot().Total); // the third never started
+    }
+
     /// <summary>Waits for a state (polled): a generous deadline, never an assertion on how long it took.</summary>
     internal static async Task WaitFor(Func<bool> condition, int timeoutMs = 10_000)
     {

@@ -23,6 +23,7 @@ internal sealed unsafe class EventLoop : IDisposable
 
     private const int MaxEvents = 256;
     private const int TickIntervalMs = 50;
+
     private static readonly Lazy<EventLoop[]> s_group = new(() =>
         [.. Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount, 1, 64)).Select(i => new EventLoop($"proxy loop {i}"))]);
 
@@ -37,6 +38,8 @@ internal sealed unsafe class EventLoop : IDisposable
     private DatagramBatch? _datagrams;
     private ulong _nextToken = 1; // 0 is the wake fd
     private int _wakePending;
+    private int _tcpConnections;
+    private long _passStartedAt; // Environment.TickCount64 when the running pass began; 0 while in epoll_wait
     private int _disposed;
     private volatile bool _exit;
 
@@ -61,6 +64,32 @@ internal sealed unsafe class EventLoop : IDisposable
     public byte[] Scratch { get; } = GC.AllocateUninitializedArray<byte>(ScratchSize, pinned: true);
 
     public bool IsCurrent => Thread.CurrentThread == _thread;
+
+    /// <summary>How long one pass may run before other threads stop handing this loop work (<see cref="IsResponsive"/>); tests set it.</summary>
+    internal long StuckAfterMs { get; init; } = 1000;
+
+    /// <summary>
+    /// TCP connections living on this loop, over every binding (any thread reads it; it may lag by a connection or two).
+    /// Acceptors read it to hand a connection to a less busy loop (see <see cref="Tcp.TcpAcceptor"/>).
+    /// </summary>
+    public int TcpConnections => Volatile.Read(ref _tcpConnections);
+
+    /// <summary>A TCP connection was given to this loop (any thread: it is counted before it arrives).</summary>
+    public void TcpConnectionAdded() => Interlocked.Increment(ref _tcpConnections);
+
+    /// <summary>A TCP connection of this loop ended, or one handed to it was dropped.</summary>
+    public void TcpConnectionRemoved() => Interlocked.Decrement(ref _tcpConnections);
+
+    /// <summary>
+    /// False while one pass has run for <see cref="StuckAfterMs"/> or more (a handler stuck, or the thread starved):
+    /// nothing is handed to such a loop, which could not serve it. Any thread; <paramref name="nowMs"/> is
+    /// Environment.TickCount64.
+    /// </summary>
+    public bool IsResponsive(long nowMs)
+    {
+        long since = Volatile.Read(ref _passStartedAt);
+        return since == 0 || nowMs - since < StuckAfterMs;
+    }
 
     /// <summary>The UDP relay's recvmmsg/sendmmsg slots (loop thread only), made when the first UDP binding needs them.</summary>
     public DatagramBatch Datagrams => _datagrams ??= new DatagramBatch();
@@ -182,7 +211,9 @@ internal sealed unsafe class EventLoop : IDisposable
         {
             while (!_exit)
             {
+                Volatile.Write(ref _passStartedAt, 0);
                 int n = SocketNative.EpollWait(_epfd, events, MaxEvents, ticking ? TickIntervalMs : -1);
+                Volatile.Write(ref _passStartedAt, Environment.TickCount64 | 1); // never 0, which means "waiting"
                 bool woken = false;
                 for (int i = 0; i < n; i++)
                 {

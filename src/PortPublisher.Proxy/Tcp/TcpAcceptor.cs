@@ -4,7 +4,12 @@ namespace PortPublisher.Proxy.Tcp;
 
 /// <summary>
 /// One binding's presence on one event loop: accepts from the shared listener when the kernel wakes this loop, owns the
-/// connections accepted here, and enforces their dial timeout (a FIFO: one binding's deadlines come in order).
+/// connections that live here, and enforces their dial timeout (a FIFO: one binding's deadlines come in order).
+/// A connection lives on the loop that accepted it unless that loop has <see cref="HandOffMargin"/> more connections
+/// than the least busy one: then it is handed there. The kernel wakes the first idle waiter of an EPOLLEXCLUSIVE
+/// listener, which is always the same loop while the machine is lightly loaded, so without this the streams of one
+/// client (iperf3 -P 4, a pool of keep-alive connections opened at once) would all share one thread while the other
+/// CPUs idle. Under a steady stream of short connections both loops accept and stay even, and nothing is handed over.
 /// Loop thread only, except where noted.
 /// </summary>
 internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
@@ -14,6 +19,12 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
 
     /// <summary>After accept fails for want of fds or memory, the listener is left alone this long.</summary>
     private const int AcceptBackoffMs = 10;
+
+    /// <summary>
+    /// How many more connections this loop must have than another before a new one is handed there: 2, so that a
+    /// difference of one (the connection that just closed on the other loop) moves nothing and costs no cross-thread post.
+    /// </summary>
+    internal const int HandOffMargin = 2;
 
     private readonly HashSet<TcpConnection> _connections = [];
     private readonly Queue<TcpConnection> _dialing = new();
@@ -110,10 +121,37 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
                 return;
             }
 
-            var c = new TcpConnection(this, fd, peer);
-            _connections.Add(c);
-            c.Start();
+            TcpAcceptor home = Binding.HomeFor(this);
+            home.Loop.TcpConnectionAdded();
+            var c = new TcpConnection(home, fd, peer);
+            if (home == this)
+            {
+                Adopt(c);
+            }
+            else
+            {
+                home.Loop.Post(() => home.Adopt(c));
+            }
         }
+    }
+
+    /// <summary>Connections living on this loop for this binding (loop thread only; tests read it through the loop).</summary>
+    internal int Connections => _connections.Count;
+
+    /// <summary>Takes over a connection accepted for this loop, here or on another loop (counted on this one already).</summary>
+    private void Adopt(TcpConnection c)
+    {
+        if (_stopped || Binding.Stopping)
+        {
+            // Handed over just before this loop ran its Stop: it would have been reset there, so it is reset here.
+            c.Refuse();
+            Loop.TcpConnectionRemoved();
+            Binding.ReleaseSlot();
+            return;
+        }
+
+        _connections.Add(c);
+        c.Start();
     }
 
     /// <summary>Called by a connection once it is connected or gone.</summary>
@@ -131,6 +169,7 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
     {
         if (_connections.Remove(c))
         {
+            Loop.TcpConnectionRemoved();
             Binding.ReleaseSlot();
         }
     }

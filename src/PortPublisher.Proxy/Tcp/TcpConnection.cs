@@ -176,6 +176,14 @@ internal sealed class TcpConnection : IEventHandler
 
     public void DialTimedOut() => DialFailed("timed out");
 
+    /// <summary>Resets a client whose connection was never started (its binding stopped while it was handed over).</summary>
+    public void Refuse()
+    {
+        _state = State.Closed;
+        SocketNative.CloseWithReset(_fd[Client]);
+        _fd[Client] = -1;
+    }
+
     private void Dial(int fd)
     {
         if (_state == State.Closed)

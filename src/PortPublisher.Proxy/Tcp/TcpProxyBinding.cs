@@ -7,7 +7,7 @@ namespace PortPublisher.Proxy.Tcp;
 
 /// <summary>
 /// A TCP binding. Its listening socket is registered with every event loop (EPOLLEXCLUSIVE: the kernel wakes one),
-/// and a connection lives on the loop that accepted it. At most <see cref="ProxyBindingOptions.MaxConnections"/>
+/// and a connection lives on the loop that accepted it, or on a less busy one (<see cref="HomeFor"/>). At most <see cref="ProxyBindingOptions.MaxConnections"/>
 /// relay at once; at the bound a loop stops watching the listener and the rest wait in the kernel's backlog.
 /// </summary>
 internal sealed class TcpProxyBinding : ProxyBinding
@@ -156,6 +156,29 @@ internal sealed class TcpProxyBinding : ProxyBinding
             _listenerClosed = true;
             _listener.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The acceptor a connection accepted by <paramref name="accepting"/> should live on: its own, unless another loop
+    /// has at least <see cref="TcpAcceptor.HandOffMargin"/> fewer connections (then the least busy one), and is not
+    /// stuck in a pass (a stuck loop accepts nothing itself, and must not be given what it cannot serve). Any loop thread.
+    /// </summary>
+    internal TcpAcceptor HomeFor(TcpAcceptor accepting)
+    {
+        TcpAcceptor home = accepting;
+        int least = accepting.Loop.TcpConnections - TcpAcceptor.HandOffMargin + 1;
+        long now = 0;
+        foreach (TcpAcceptor a in _acceptors)
+        {
+            int load = a.Loop.TcpConnections;
+            if (load < least && a.Loop.IsResponsive(now == 0 ? now = Environment.TickCount64 : now))
+            {
+                home = a;
+                least = load;
+            }
+        }
+
+        return home;
     }
 
     /// <summary>Takes a connection slot, or says the bound is reached.</summary>
