@@ -447,14 +447,25 @@ internal static class ServiceCompareBench
         Directory.CreateDirectory(dir);
         foreach (ServicePeer p in proxies)
         {
-            string data = Path.Combine(dir, $"{p.Key}.data");
-            string pids = string.Join(',', p.Pids);
-            using Process rec = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", $"exec timeout -k 2 {seconds + 30} perf record -q -F 999 -g -p {pids} -o {data} -- sleep {seconds + 1}"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-            _ = LoadTools.Wrk(p.Topology.Client, p.Url, 2, 32, seconds, close: true);
-            rec.WaitForExit(TimeSpan.FromSeconds(seconds + 40));
-            Console.WriteLine($"## {p.Name}: perf report --no-children -i {data} (top symbols)");
-            Console.WriteLine(Sh($"perf report -i {data} --no-children --sort dso,sym -g none -q --percent-limit 1 2>/dev/null | head -25", TimeSpan.FromSeconds(120)).TrimEnd());
+            Profile(p, "short", seconds, dir, () => LoadTools.Wrk(p.Topology.Client, p.Url, 2, 32, seconds, close: true));
+            if (p.UdpIperfPort is int udp)
+            {
+                Profile(p, "udpbulk", seconds, dir, () => LoadTools.IperfUdp(p.Topology, p.Target, udp, seconds));
+            }
         }
+    }
+
+    /// <summary>`perf record -g` of one proxy's processes while <paramref name="run"/> drives <paramref name="load"/>.</summary>
+    /// <summary>`perf record -g` of one proxy's processes while <paramref name="run"/> drives <paramref name="load"/>.</summary>
+    private static void Profile(ServicePeer p, string load, int seconds, string dir, Action run)
+    {
+        string data = Path.Combine(dir, $"{p.Key}-{load}.data");
+        string pids = string.Join(',', p.Pids);
+        using Process rec = Process.Start(new ProcessStartInfo("/bin/sh", ["-c", $"exec timeout -k 2 {seconds + 30} perf record -q -F 999 -g -p {pids} -o {data} -- sleep {seconds + 1}"]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        run();
+        rec.WaitForExit(TimeSpan.FromSeconds(seconds + 40));
+        Console.WriteLine($"## {p.Name}, {load}: perf report --no-children -i {data} (top symbols)");
+        Console.WriteLine(Sh($"perf report -i {data} --no-children --sort dso,sym -g none -q --percent-limit 1 2>/dev/null | head -25", TimeSpan.FromSeconds(120)).TrimEnd());
     }
 
     private static void Print(List<ServicePeer> peers, Dictionary<string, Dictionary<ServicePeer, List<double>>> results, int rounds, int seconds, int hold)
