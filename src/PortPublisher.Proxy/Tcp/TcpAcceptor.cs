@@ -29,6 +29,7 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
     private readonly HashSet<TcpConnection> _connections = [];
     private readonly Queue<TcpConnection> _dialing = new();
     private long _token;
+    private int _candidate;
     private bool _watching;
     private bool _pausedAtBound;
     private long _resumeAt;
@@ -133,6 +134,21 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
                 home.Loop.Post(() => home.Adopt(c));
             }
         }
+    }
+
+    /// <summary>
+    /// The index of the next acceptor <see cref="TcpProxyBinding.HomeFor"/> looks at, of <paramref name="count"/>, never this
+    /// one's own: the others in turn (loop thread only).
+    /// </summary>
+    internal int NextCandidate(int count)
+    {
+        _candidate = (_candidate + 1) % count;
+        if (Binding.Acceptors[_candidate] == this)
+        {
+            _candidate = (_candidate + 1) % count;
+        }
+
+        return _candidate;
     }
 
     /// <summary>Connections living on this loop for this binding (loop thread only; tests read it through the loop).</summary>
