@@ -29,12 +29,27 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     private const int IPPROTO_IPV6 = 41;
     private const int IP_PKTINFO = 8;
     private const int IPV6_PKTINFO = 50;
+    private const int SOL_UDP = 17;
+    private const int UDP_SEGMENT = 103;
+    private const int EINVAL = 22;
+    private const int EIO = 5;
+    private const int ENOPROTOOPT = 92;
+    private const int EOPNOTSUPP = 95;
+    private const int EMSGSIZE = 90;
+
+    /// <summary>UDP_MAX_SEGMENTS of kernels before 5.x (128 since); a batch holds fewer anyway.</summary>
+    private const int MaxSegments = 64;
+
+    /// <summary>Payload one GSO send may carry: the largest UDP datagram over IPv6 (65,527) less room for the kernel's checks.</summary>
+    private const int MaxGsoBytes = 65000;
 
     private readonly byte* _data;
     private readonly byte* _names;
     private readonly byte* _controls;
     private readonly iovec* _iov;
     private readonly iovec* _sendIov;
+    private readonly iovec* _gsoIov;
+    private readonly byte* _gsoControl;
     private readonly mmsghdr* _received;
     private readonly mmsghdr* _send;
     private readonly (int Fd, ProxyCounters? Counters)[] _queued = new (int, ProxyCounters?)[Capacity];
@@ -48,6 +63,8 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
         _controls = (byte*)NativeMemory.AllocZeroed(Capacity * (nuint)ControlSize);
         _iov = (iovec*)NativeMemory.AllocZeroed(Capacity, (nuint)sizeof(iovec));
         _sendIov = (iovec*)NativeMemory.AllocZeroed(Capacity, (nuint)sizeof(iovec));
+        _gsoIov = (iovec*)NativeMemory.AllocZeroed(Capacity, (nuint)sizeof(iovec));
+        _gsoControl = (byte*)NativeMemory.AllocZeroed((nuint)GsoControlSize);
         _received = (mmsghdr*)NativeMemory.AllocZeroed(Capacity, (nuint)sizeof(mmsghdr));
         _send = (mmsghdr*)NativeMemory.AllocZeroed(Capacity, (nuint)sizeof(mmsghdr));
         for (int i = 0; i < Capacity; i++)
@@ -64,6 +81,15 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     public int First => _used;
 
     public bool HasReplies => _used > 0;
+
+    /// <summary>Datagrams that left in a GSO send, several per syscall and per skb (tests; loop thread).</summary>
+    internal long GsoDatagrams { get; private set; }
+
+    /// <summary>GSO sends a path refused, after which its flow sent datagram by datagram (tests; loop thread).</summary>
+    internal long GsoRefused { get; private set; }
+
+    /// <summary>CMSG_SPACE(sizeof(uint16_t)): the header (16) and the segment size, 8-aligned.</summary>
+    private static int GsoControlSize => sizeof(cmsghdr) + 8;
 
     /// <summary>
     /// recvmmsg(2) without waiting: up to <see cref="Free"/> datagrams into the free slots (from <see cref="First"/>
@@ -156,8 +182,28 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     /// sendmmsg(2) of the received datagrams <paramref name="slots"/> on a connected socket, without waiting. Returns
     /// how many left (the rest met a full send buffer or an error: dropped, as UDP may), or -errno for none.
     /// </summary>
-    public int SendConnected(int fd, ReadOnlySpan<int> slots)
+    /// <remarks>
+    /// Datagrams of one size (the last may be shorter), as a bulk sender sends them, leave in one sendmsg with
+    /// UDP_SEGMENT (GSO): one skb through the stack instead of one per datagram, cut back into the same datagrams
+    /// before anyone sees them. <paramref name="noGso"/> is the flow's own "this path cannot": a kernel without
+    /// UDP_SEGMENT (EINVAL), a route without checksum offload (EIO) or a segment above its MTU (EMSGSIZE; the batch
+    /// is at most <see cref="MaxGsoBytes"/>, so it means nothing else here) is told once, and the flow sends datagram
+    /// by datagram from then on, fragmenting as it always could.
+    /// </remarks>
+    public int SendConnected(int fd, ReadOnlySpan<int> slots, ref bool noGso)
     {
+        if (!noGso && slots.Length > 1 && GsoSize(slots) is int size and > 0)
+        {
+            int r = SendSegmented(fd, slots, size);
+            if (r >= 0 || (r != -EINVAL && r != -EIO && r != -EMSGSIZE && r != -ENOPROTOOPT && r != -EOPNOTSUPP))
+            {
+                return r;
+            }
+
+            noGso = true;
+            GsoRefused++;
+        }
+
         for (int k = 0; k < slots.Length; k++)
         {
             _send[k].msg_hdr = default;
@@ -166,6 +212,65 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
         }
 
         return Send(fd, slots.Length);
+    }
+
+    /// <summary>The segment size if <paramref name="slots"/> can leave as one GSO send (every datagram that size but the last, which may be shorter), else 0.</summary>
+    private int GsoSize(ReadOnlySpan<int> slots)
+    {
+        if (slots.Length > MaxSegments)
+        {
+            return 0;
+        }
+
+        int size = Length(slots[0]);
+        long total = 0;
+        for (int k = 0; k < slots.Length; k++)
+        {
+            int len = Length(slots[k]);
+            total += len;
+            if (len == 0 || (k < slots.Length - 1 ? len != size : len > size))
+            {
+                return 0;
+            }
+        }
+
+        return total <= MaxGsoBytes ? size : 0;
+    }
+
+    /// <summary>One sendmsg of every datagram of <paramref name="slots"/> with UDP_SEGMENT; all of them or -errno.</summary>
+    private int SendSegmented(int fd, ReadOnlySpan<int> slots, int size)
+    {
+        for (int k = 0; k < slots.Length; k++)
+        {
+            _gsoIov[k].iov_base = _iov[slots[k]].iov_base;
+            _gsoIov[k].iov_len = (size_t)Length(slots[k]);
+        }
+
+        var h = (cmsghdr*)_gsoControl;
+        h->cmsg_len = (uint)(sizeof(cmsghdr) + sizeof(ushort));
+        h->cmsg_level = SOL_UDP;
+        h->cmsg_type = UDP_SEGMENT;
+        *(ushort*)(_gsoControl + sizeof(cmsghdr)) = (ushort)size;
+        msghdr m = default;
+        m.msg_iov = _gsoIov;
+        m.msg_iovlen = slots.Length;
+        m.msg_control = _gsoControl;
+        m.msg_controllen = (uint)GsoControlSize;
+        while (true)
+        {
+            long n = (long)sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n >= 0)
+            {
+                GsoDatagrams += slots.Length;
+                return slots.Length;
+            }
+
+            int e = Marshal.GetLastPInvokeError();
+            if (e != EINTR)
+            {
+                return -e;
+            }
+        }
     }
 
     /// <summary>
@@ -262,6 +367,8 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
         NativeMemory.Free(_controls);
         NativeMemory.Free(_iov);
         NativeMemory.Free(_sendIov);
+        NativeMemory.Free(_gsoIov);
+        NativeMemory.Free(_gsoControl);
         NativeMemory.Free(_received);
         NativeMemory.Free(_send);
     }
@@ -321,6 +428,9 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int sendmmsg(int sockfd, mmsghdr* msgvec, uint vlen, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint sendmsg(int sockfd, msghdr* msg, int flags);
 
     /// <summary>struct mmsghdr: a msghdr and the byte count the kernel fills in.</summary>
 #pragma warning disable CS8981 // the kernel's spelling, as Tmds.Linux spells msghdr

@@ -68,6 +68,9 @@ internal sealed class UdpFlow : IEventHandler
 
     public long LastActivity { get; set; }
 
+    /// <summary>This flow's path refused a GSO send once (see <see cref="Internal.DatagramBatch.SendConnected"/>): it sends datagram by datagram.</summary>
+    public bool NoGso;
+
     public void Attach(Socket upstream, int fd, long token)
     {
         Upstream = upstream;
