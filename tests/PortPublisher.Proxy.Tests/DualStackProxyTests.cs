@@ -15,6 +15,7 @@ namespace PortPublisher.Proxy.Tests;
 /// root namespace would listen on the host's interfaces.
 /// </summary>
 [Trait("Category", "Netns")]
+[Collection(SpawnsProcesses.Name)]
 public sealed class DualStackProxyTests : IDisposable
 {
     private LoopbackNamespace? _lab;

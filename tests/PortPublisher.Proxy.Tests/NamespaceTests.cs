@@ -11,6 +11,7 @@ namespace PortPublisher.Proxy.Tests;
 
 /// <summary>Dialing from inside a namespace the host cannot route to: one that has only lo.</summary>
 [Trait("Category", "Netns")]
+[Collection(SpawnsProcesses.Name)]
 public sealed class NamespaceTests : IDisposable
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(10);

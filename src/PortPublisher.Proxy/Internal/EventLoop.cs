@@ -87,8 +87,10 @@ internal sealed unsafe class EventLoop : IDisposable
     /// </summary>
     public bool IsResponsive(long nowMs)
     {
+        // Without the bit that marks a pass as begun: with it, a start read in the same tick of a clock that moves in
+        // even steps would lie 1 ms in the future, and a loop stuck 0 ms would look responsive for one tick.
         long since = Volatile.Read(ref _passStartedAt);
-        return since == 0 || nowMs - since < StuckAfterMs;
+        return since == 0 || nowMs - (since & ~1L) < StuckAfterMs;
     }
 
     /// <summary>The UDP relay's recvmmsg/sendmmsg slots (loop thread only), made when the first UDP binding needs them.</summary>

@@ -123,8 +123,20 @@ internal sealed class TcpAcceptor : IEventHandler, ILoopTicker
             }
 
             TcpAcceptor home = Binding.HomeFor(this);
+            TcpConnection c;
+            try
+            {
+                c = new TcpConnection(home, fd, peer);
+            }
+            catch
+            {
+                // A bug reading the peer's address (PROXY v2 or debug logging read it): not a leaked fd and slot on top.
+                SocketNative.CloseWithReset(fd);
+                Binding.ReleaseSlot();
+                throw;
+            }
+
             home.Loop.TcpConnectionAdded();
-            var c = new TcpConnection(home, fd, peer);
             if (home == this)
             {
                 Adopt(c);

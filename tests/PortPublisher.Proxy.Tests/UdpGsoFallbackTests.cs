@@ -1,0 +1,78 @@
+using System.Net;
+using System.Net.Sockets;
+using PortPublisher.Netlink;
+using Xunit;
+
+namespace PortPublisher.Proxy.Tests;
+
+/// <summary>UDP GSO where the path cannot take it: a namespace of the test's own, whose lo has a small MTU.</summary>
+[Trait("Category", "Netns")]
+[Collection(SpawnsProcesses.Name)]
+public sealed class UdpGsoFallbackTests
+{
+    [Fact]
+    public async Task ABurstWhoseSegmentsExceedThePathMtu_IsSentDatagramByDatagram_AndTheFlowStopsTryingGso()
+    {
+        // lo at MTU 1280 in a namespace of the test's own: a 1,400-byte segment cannot be GSO'ed (EINVAL), but the
+        // datagrams themselves can go, fragmented, as they always could.
+        using LoopbackNamespace lab = LoopbackNamespace.Create('g');
+        LoopbackNamespace.Run($"ip -n {lab.Name} link set lo mtu 1280");
+        using var sockets = new NamespaceSocketFactory(lab.Namespace);
+        Socket Bound()
+        {
+            Socket s = sockets.Create(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            return s;
+        }
+
+        using var loop = new Internal.EventLoop("test loop gso mtu");
+        using Socket collector = Bound(), client = Bound();
+        await using var proxy = new UserlandProxy(null, null, [loop]);
+        ProxyBinding binding = proxy.Start(Bound(), new ProxyTarget((IPEndPoint)collector.LocalEndPoint!, sockets));
+        var listen = (IPEndPoint)binding.Listen;
+        var buffer = new byte[65536];
+        async Task<byte[]> Collect()
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            SocketReceiveFromResult r = await collector.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+            return buffer[..r.ReceivedBytes];
+        }
+
+        await client.SendToAsync(new byte[] { 0xFF }, listen);
+        Assert.Equal([0xFF], await Collect());
+        for (int burst = 0; burst < 2; burst++)
+        {
+            using var release = new ManualResetEventSlim();
+            var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            loop.Post(() =>
+            {
+                entered.SetResult();
+                release.Wait();
+            });
+            byte[][] sent = [.. Enumerable.Range(0, 3).Select(i => Enumerable.Repeat((byte)(10 * burst + i), 1400).ToArray())];
+            try
+            {
+                await entered.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+                foreach (byte[] datagram in sent)
+                {
+                    await client.SendToAsync(datagram, listen);
+                }
+            }
+            finally
+            {
+                release.Set();
+            }
+
+            foreach (byte[] datagram in sent)
+            {
+                Assert.Equal(datagram, await Collect());
+            }
+        }
+
+        (long segmented, long refused) = (-1, -1);
+        await loop.InvokeAsync(() => (segmented, refused) = (loop.Datagrams.GsoDatagrams, loop.Datagrams.GsoRefused)).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal(0, segmented);
+        Assert.Equal(1, refused); // the first burst asked; the second did not
+        Assert.Equal(0, binding.Counters.Snapshot().Errors.GetValueOrDefault(ProxyErrorKind.SendFailed));
+    }
+}
