@@ -97,7 +97,7 @@ public sealed class ProxyShutdownTests
         Assert.StartsWith("socket:", FdTarget(listenFd), StringComparison.Ordinal);
 
         using var release = new ManualResetEventSlim();
-        await Stick(stuck, release);
+        await LoopHold.Hold(stuck, release);
         long timeoutsBefore = UserlandProxy.StopTimeouts;
         try
         {
@@ -149,7 +149,7 @@ public sealed class ProxyShutdownTests
         var proxy = new UserlandProxy(null, time, [stuck]);
         IPEndPoint[] ports = [.. Enumerable.Range(0, 3).Select(_ => (IPEndPoint)proxy.Start(BoundListener(), Target(backend)).Listen)];
         using var release = new ManualResetEventSlim();
-        await Stick(stuck, release);
+        await LoopHold.Hold(stuck, release);
         try
         {
             ValueTask dispose = proxy.DisposeAsync();
@@ -215,7 +215,7 @@ public sealed class ProxyShutdownTests
         using var release = new ManualResetEventSlim();
         try
         {
-            await Stick(loop, release);
+            await LoopHold.Hold(loop, release);
             ValueTask<bool> stop = proxy.StopAsync(binding, TimeSpan.FromSeconds(5));
             Assert.False(stop.IsCompleted);
             time.Advance(TimeSpan.FromSeconds(5));
@@ -228,18 +228,6 @@ public sealed class ProxyShutdownTests
         {
             release.Set();
         }
-    }
-
-    /// <summary>Blocks <paramref name="loop"/> in a handler until <paramref name="release"/> is set: a loop that does not answer.</summary>
-    private static async Task Stick(EventLoop loop, ManualResetEventSlim release)
-    {
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        loop.Post(() =>
-        {
-            entered.SetResult();
-            release.Wait();
-        });
-        await entered.Task.WaitAsync(Deadline, TestContext.Current.CancellationToken);
     }
 
     /// <summary>Where /proc/self/fd/N points ("socket:[…]", "/dev/null"), or null once the number is closed.</summary>

@@ -430,16 +430,9 @@ public class TcpProxyTests
         await stuck.InvokeAsync(() => { }).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         using var release = new ManualResetEventSlim();
         var clients = new List<Socket>();
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        stuck.Post(() =>
-        {
-            entered.SetResult();
-            release.Wait();
-        });
+        await LoopHold.Hold(stuck, release);
         try
         {
-            await entered.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
-
             // Held open, so the healthy loop's count grows: from the third on each would be handed to the stuck loop,
             // which has none, and would never be answered.
             for (byte i = 0; i < 6; i++)
@@ -476,13 +469,7 @@ public class TcpProxyTests
         var port = (IPEndPoint)binding.Listen;
         await busy.InvokeAsync(() => { }).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         using var release = new ManualResetEventSlim();
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        busy.Post(() =>
-        {
-            entered.SetResult();
-            release.Wait();
-        });
-        await entered.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        await LoopHold.Hold(busy, release);
 
         // The busy loop is not waiting, so the kernel wakes only the other: two connections live there, and the
         // third is handed to the busy loop, where it waits in the queue.

@@ -43,16 +43,10 @@ public sealed class UdpGsoFallbackTests
         for (int burst = 0; burst < 2; burst++)
         {
             using var release = new ManualResetEventSlim();
-            var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            loop.Post(() =>
-            {
-                entered.SetResult();
-                release.Wait();
-            });
             byte[][] sent = [.. Enumerable.Range(0, 3).Select(i => Enumerable.Repeat((byte)(10 * burst + i), 1400).ToArray())];
             try
             {
-                await entered.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+                await LoopHold.Hold(loop, release);
                 foreach (byte[] datagram in sent)
                 {
                     await client.SendToAsync(datagram, listen);

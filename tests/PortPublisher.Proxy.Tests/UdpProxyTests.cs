@@ -96,16 +96,10 @@ public sealed class UdpProxyTests : IDisposable
 
         // The loop is held while the burst arrives, so one recvmmsg reads all of it and one send carries it on.
         using var release = new ManualResetEventSlim();
-        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        loop.Post(() =>
-        {
-            entered.SetResult();
-            release.Wait();
-        });
         byte[][] sent = [.. sizes.Select((size, i) => Enumerable.Range(0, size).Select(b => (byte)(i + 1 + b)).ToArray())];
         try
         {
-            await entered.Task.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+            await LoopHold.Hold(loop, release);
             foreach (byte[] datagram in sent)
             {
                 await client.SendToAsync(datagram, listen);
