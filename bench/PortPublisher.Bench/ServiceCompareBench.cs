@@ -456,7 +456,6 @@ internal static class ServiceCompareBench
     }
 
     /// <summary>`perf record -g` of one proxy's processes while <paramref name="run"/> drives <paramref name="load"/>.</summary>
-    /// <summary>`perf record -g` of one proxy's processes while <paramref name="run"/> drives <paramref name="load"/>.</summary>
     private static void Profile(ServicePeer p, string load, int seconds, string dir, Action run)
     {
         string data = Path.Combine(dir, $"{p.Key}-{load}.data");

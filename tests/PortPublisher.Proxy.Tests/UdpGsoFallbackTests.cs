@@ -13,7 +13,7 @@ public sealed class UdpGsoFallbackTests
     [Fact]
     public async Task ABurstWhoseSegmentsExceedThePathMtu_IsSentDatagramByDatagram_AndTheFlowStopsTryingGso()
     {
-        // lo at MTU 1280 in a namespace of the test's own: a 1,400-byte segment cannot be GSO'ed (EINVAL), but the
+        // lo at MTU 1280 in a namespace of the test's own: a 1,400-byte segment cannot be GSO'ed (EMSGSIZE), but the
         // datagrams themselves can go, fragmented, as they always could.
         using LoopbackNamespace lab = LoopbackNamespace.Create('g');
         LoopbackNamespace.Run($"ip -n {lab.Name} link set lo mtu 1280");
@@ -30,37 +30,11 @@ public sealed class UdpGsoFallbackTests
         await using var proxy = new UserlandProxy(null, null, [loop]);
         ProxyBinding binding = proxy.Start(Bound(), new ProxyTarget((IPEndPoint)collector.LocalEndPoint!, sockets));
         var listen = (IPEndPoint)binding.Listen;
-        var buffer = new byte[65536];
-        async Task<byte[]> Collect()
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            SocketReceiveFromResult r = await collector.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
-            return buffer[..r.ReceivedBytes];
-        }
-
         await client.SendToAsync(new byte[] { 0xFF }, listen);
-        Assert.Equal([0xFF], await Collect());
+        Assert.Equal([0xFF], await UdpBurst.Receive(collector));
         for (int burst = 0; burst < 2; burst++)
         {
-            using var release = new ManualResetEventSlim();
-            byte[][] sent = [.. Enumerable.Range(0, 3).Select(i => Enumerable.Repeat((byte)(10 * burst + i), 1400).ToArray())];
-            try
-            {
-                await LoopHold.Hold(loop, release);
-                foreach (byte[] datagram in sent)
-                {
-                    await client.SendToAsync(datagram, listen);
-                }
-            }
-            finally
-            {
-                release.Set();
-            }
-
-            foreach (byte[] datagram in sent)
-            {
-                Assert.Equal(datagram, await Collect());
-            }
+            await UdpBurst.SendHeldAndExpect(loop, client, listen, collector, [.. Enumerable.Range(0, 3).Select(i => Enumerable.Repeat((byte)(10 * burst + i), 1400).ToArray())]);
         }
 
         (long segmented, long refused) = (-1, -1);

@@ -82,38 +82,12 @@ public sealed class UdpProxyTests : IDisposable
         ProxyBinding binding = proxy.Start(Listener(IPAddress.Loopback), new ProxyTarget((IPEndPoint)collector.LocalEndPoint!, CurrentNamespaceSocketFactory.Instance));
         var listen = (IPEndPoint)binding.Listen;
         using Socket client = Client();
-        var buffer = new byte[65536];
-        async Task<byte[]> Collect()
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            SocketReceiveFromResult r = await collector.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
-            return buffer[..r.ReceivedBytes];
-        }
-
         // The first datagram makes the flow and its upstream socket.
         await client.SendToAsync(new byte[] { 0xFF }, listen);
-        Assert.Equal([0xFF], await Collect());
+        Assert.Equal([0xFF], await UdpBurst.Receive(collector));
 
         // The loop is held while the burst arrives, so one recvmmsg reads all of it and one send carries it on.
-        using var release = new ManualResetEventSlim();
-        byte[][] sent = [.. sizes.Select((size, i) => Enumerable.Range(0, size).Select(b => (byte)(i + 1 + b)).ToArray())];
-        try
-        {
-            await LoopHold.Hold(loop, release);
-            foreach (byte[] datagram in sent)
-            {
-                await client.SendToAsync(datagram, listen);
-            }
-        }
-        finally
-        {
-            release.Set();
-        }
-
-        foreach (byte[] datagram in sent)
-        {
-            Assert.Equal(datagram, await Collect());
-        }
+        await UdpBurst.SendHeldAndExpect(loop, client, listen, collector, [.. sizes.Select((size, i) => Enumerable.Range(0, size).Select(b => (byte)(i + 1 + b)).ToArray())]);
 
         long segmented = -1;
         await loop.InvokeAsync(() => segmented = loop.Datagrams.GsoDatagrams).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);

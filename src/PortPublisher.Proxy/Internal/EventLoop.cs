@@ -23,7 +23,6 @@ internal sealed unsafe class EventLoop : IDisposable
 
     private const int MaxEvents = 256;
     private const int TickIntervalMs = 50;
-
     private static readonly Lazy<EventLoop[]> s_group = new(() =>
         [.. Enumerable.Range(0, Math.Clamp(Environment.ProcessorCount, 1, 64)).Select(i => new EventLoop($"proxy loop {i}"))]);
 

@@ -5,8 +5,8 @@ namespace PortPublisher.Proxy.Tcp;
 /// <summary>
 /// One binding's presence on one event loop: accepts from the shared listener when the kernel wakes this loop, owns the
 /// connections that live here, and enforces their dial timeout (a FIFO: one binding's deadlines come in order).
-/// A connection lives on the loop that accepted it unless that loop has <see cref="HandOffMargin"/> more connections
-/// than the least busy one: then it is handed there. The kernel wakes the first idle waiter of an EPOLLEXCLUSIVE
+/// A connection lives on the loop that accepted it unless one of the loops it compares with
+/// (<see cref="TcpProxyBinding.HomeFor"/>) has <see cref="HandOffMargin"/> fewer connections: then it is handed there. The kernel wakes the first idle waiter of an EPOLLEXCLUSIVE
 /// listener, which is always the same loop while the machine is lightly loaded, so without this the streams of one
 /// client (iperf3 -P 4, a pool of keep-alive connections opened at once) would all share one thread while the other
 /// CPUs idle. Under a steady stream of short connections both loops accept and stay even, and nothing is handed over.

@@ -1,0 +1,45 @@
+using System.Net;
+using System.Net.Sockets;
+using PortPublisher.Proxy.Internal;
+using Xunit;
+
+namespace PortPublisher.Proxy.Tests;
+
+/// <summary>A burst of datagrams that reaches a UDP binding while its loop is held, so one recvmmsg reads all of it.</summary>
+internal static class UdpBurst
+{
+    /// <summary>
+    /// Sends <paramref name="datagrams"/> from <paramref name="client"/> to <paramref name="listen"/> while
+    /// <paramref name="loop"/> is held, then asserts that <paramref name="collector"/> receives each of them, whole and in order.
+    /// </summary>
+    public static async Task SendHeldAndExpect(EventLoop loop, Socket client, IPEndPoint listen, Socket collector, byte[][] datagrams)
+    {
+        using var release = new ManualResetEventSlim();
+        try
+        {
+            await LoopHold.Hold(loop, release);
+            foreach (byte[] datagram in datagrams)
+            {
+                await client.SendToAsync(datagram, listen);
+            }
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        foreach (byte[] datagram in datagrams)
+        {
+            Assert.Equal(datagram, await Receive(collector));
+        }
+    }
+
+    /// <summary>The next datagram <paramref name="collector"/> receives, within a deadline.</summary>
+    public static async Task<byte[]> Receive(Socket collector)
+    {
+        var buffer = new byte[65536];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        SocketReceiveFromResult r = await collector.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+        return buffer[..r.ReceivedBytes];
+    }
+}
