@@ -38,11 +38,13 @@ internal static class NatPacketCostBench
         [
             ("direct routing (no rules)", BenchTopology.ContainerAddress, false, () => Flush(t)),
             ("one-rule nft map", BenchTopology.HostAddress, false, () => NftMap(t)),
-            ("ours (NftablesBackend)", BenchTopology.HostAddress, false, () => Ours(t, host, target, before: false)),
-            ("ours, guard and hairpin before issue 14", BenchTopology.HostAddress, false, () => Ours(t, host, target, before: true)),
+            ("ours (NftablesBackend)", BenchTopology.HostAddress, false, () => Ours(t, host, target, null)),
+            ("ours, guard and hairpin before issue 14", BenchTopology.HostAddress, false, () => Ours(t, host, target, Before)),
+            ("ours without the guard chain", BenchTopology.HostAddress, false, () => Ours(t, host, target, NoGuard)),
+            ("ours without the guard and hairpin chains", BenchTopology.HostAddress, false, () => Ours(t, host, target, NoGuardNoHairpin)),
             ("one-way flow: one-rule nft map", BenchTopology.HostAddress, true, () => NftMap(t)),
-            ("one-way flow: ours", BenchTopology.HostAddress, true, () => Ours(t, host, target, before: false)),
-            ("one-way flow: ours before issue 14", BenchTopology.HostAddress, true, () => Ours(t, host, target, before: true)),
+            ("one-way flow: ours", BenchTopology.HostAddress, true, () => Ours(t, host, target, null)),
+            ("one-way flow: ours before issue 14", BenchTopology.HostAddress, true, () => Ours(t, host, target, Before)),
         ];
         var results = variants.ToDictionary(v => v.Name, _ => new List<double>());
         try
@@ -164,8 +166,21 @@ internal static class NatPacketCostBench
         Sh($"ip netns exec {t.Host} nft -f {file}", TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>Our ruleset, as the service installs it (not owned, so the "before" variant can rewrite two rules).</summary>
-    private static void Ours(BenchTopology t, NetworkNamespace host, IPAddress target, bool before)
+    /// <summary>The guard and hairpin rules as they were before issue 14.</summary>
+    private const string Before =
+        "flush chain ip portpublisher guard\n" +
+        "add rule ip portpublisher guard iifname != \"lo\" ip daddr 127.0.0.0/8 counter drop\n" +
+        "flush chain ip portpublisher hairpin\n" +
+        "add rule ip portpublisher hairpin ct state new ct status dnat fib daddr . iif oif exists ct mark set ct mark | 0x00001000\n";
+
+    private const string NoGuard = "delete chain ip portpublisher guard\n";
+
+    private const string NoGuardNoHairpin = "delete chain ip portpublisher guard\ndelete chain ip portpublisher hairpin\n";
+
+    /// <summary>
+    /// Our ruleset as the service installs it (not owned, so that <paramref name="patch"/>, nft commands, can rewrite it).
+    /// </summary>
+    private static void Ours(BenchTopology t, NetworkNamespace host, IPAddress target, string? patch)
     {
         Flush(t);
         using (var backend = new NftablesBackend(host))
@@ -173,14 +188,10 @@ internal static class NatPacketCostBench
             backend.InstallOrReplace([new NatBinding(null, Protocol.Udp, HostPort, target, TargetPort)]);
         }
 
-        if (before)
+        if (patch is not null)
         {
-            string file = Path.Combine(t.Dir, "before.nft");
-            File.WriteAllText(file,
-                "flush chain ip portpublisher guard\n" +
-                "add rule ip portpublisher guard iifname != \"lo\" ip daddr 127.0.0.0/8 counter drop\n" +
-                "flush chain ip portpublisher hairpin\n" +
-                "add rule ip portpublisher hairpin ct state new ct status dnat fib daddr . iif oif exists ct mark set ct mark | 0x00001000\n");
+            string file = Path.Combine(t.Dir, "patch.nft");
+            File.WriteAllText(file, patch);
             Sh($"ip netns exec {t.Host} nft -f {file}", TimeSpan.FromSeconds(30));
         }
     }
