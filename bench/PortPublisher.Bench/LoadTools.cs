@@ -31,9 +31,9 @@ internal static class LoadTools
     /// UDP datagrams per second that reached the iperf3 server (sent as fast as iperf3 can, <see cref="UdpBulkSize"/>
     /// bytes each), and how many reached it in all.
     /// </summary>
-    public static (double Rate, double Datagrams) IperfUdp(BenchTopology t, string host, int port, int seconds)
+    public static (double Rate, double Datagrams) IperfUdp(BenchTopology t, string host, int port, int seconds, bool reverse = false)
     {
-        JsonDocument d = IperfRetrying(t, $"-c {host} -p {port} -t {seconds} -u -b 0 -l {UdpBulkSize}", seconds);
+        JsonDocument d = IperfRetrying(t, $"-c {host} -p {port} -t {seconds} -u -b 0 -l {UdpBulkSize}{(reverse ? " -R" : string.Empty)}", seconds);
         using (d)
         {
             JsonElement sum = d.RootElement.GetProperty("end").GetProperty("sum_received");

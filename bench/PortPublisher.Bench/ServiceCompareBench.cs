@@ -30,9 +30,11 @@ internal static class ServiceCompareBench
         ("keepalive", "wrk keep-alive, 32 conns, req/s", true, "N0"),
         ("dns", "DNS-style UDP request/response/s (dnsperf, 16 sockets, 64 in flight)", true, "N0"),
         ("udpbulk", $"UDP bulk datagrams/s delivered (iperf3 -u -b 0, {LoadTools.UdpBulkSize} B)", true, "N0"),
+        ("udpdown", $"UDP bulk datagrams/s back to the client (iperf3 -u -b 0 -R, {LoadTools.UdpBulkSize} B)", true, "N0"),
         ("proxycpu", "proxy CPU per short conn, µs", false, "F1"),
         ("dnscpu", "proxy CPU per DNS request/response, µs", false, "F1"),
         ("bulkcpu", "proxy CPU per bulk datagram delivered, µs", false, "F2"),
+        ("downcpu", "proxy CPU per datagram back to the client, µs", false, "F2"),
         ("kernelcpu", "kernel CPU per short conn, whole machine, µs", false, "F1"),
         ("tcp1cpu", "proxy CPU per GB, 1 stream, s", false, "F3"),
         ("tcp1busy", "CPU per GB, 1 stream, whole machine, s", false, "F3"),
@@ -52,10 +54,11 @@ internal static class ServiceCompareBench
         ["kernelcpu"] = 1.0,
         ["dns"] = 1.5,
         ["udpbulk"] = 1.5,
+        ["udpdown"] = 1.5,
     };
 
     /// <summary>Rows that only proxies have, so no NAT ratio.</summary>
-    private static readonly string[] ProxyOnly = ["proxycpu", "dnscpu", "bulkcpu", "tcp1cpu", "switches", "idlemem"];
+    private static readonly string[] ProxyOnly = ["proxycpu", "dnscpu", "bulkcpu", "downcpu", "tcp1cpu", "switches", "idlemem"];
 
     /// <summary>
     /// The rates whose ceiling <see cref="Print"/> works out: the rate row, the proxy's CPU per operation and the whole
@@ -331,6 +334,15 @@ internal static class ServiceCompareBench
             if (p.IsProxy)
             {
                 results["bulkcpu"][p].Add((pids.Sum(ProcessStats.CpuSeconds) - c0) * 1e6 / datagrams);
+            }
+
+            // The other way: a UDP download (the server in the container sends), the replies' path through a proxy.
+            c0 = pids.Sum(ProcessStats.CpuSeconds);
+            (double down, double downDatagrams) = LoadTools.IperfUdp(t, p.Target, udp, seconds, reverse: true);
+            results["udpdown"][p].Add(down);
+            if (p.IsProxy)
+            {
+                results["downcpu"][p].Add((pids.Sum(ProcessStats.CpuSeconds) - c0) * 1e6 / downDatagrams);
             }
         }
     }

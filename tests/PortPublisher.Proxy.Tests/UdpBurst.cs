@@ -10,9 +10,10 @@ internal static class UdpBurst
 {
     /// <summary>
     /// Sends <paramref name="datagrams"/> from <paramref name="client"/> to <paramref name="listen"/> while
-    /// <paramref name="loop"/> is held, then asserts that <paramref name="collector"/> receives each of them, whole and in order.
+    /// <paramref name="loop"/> is held, then asserts that <paramref name="collector"/> receives each of them, whole and in
+    /// order (and from <paramref name="from"/>, if given).
     /// </summary>
-    public static async Task SendHeldAndExpect(EventLoop loop, Socket client, IPEndPoint listen, Socket collector, byte[][] datagrams)
+    public static async Task SendHeldAndExpect(EventLoop loop, Socket client, IPEndPoint listen, Socket collector, byte[][] datagrams, IPEndPoint? from = null)
     {
         using var release = new ManualResetEventSlim();
         try
@@ -30,16 +31,24 @@ internal static class UdpBurst
 
         foreach (byte[] datagram in datagrams)
         {
-            Assert.Equal(datagram, await Receive(collector));
+            (byte[] data, IPEndPoint source) = await ReceiveFrom(collector);
+            Assert.Equal(datagram, data);
+            if (from is not null)
+            {
+                Assert.Equal(from, source);
+            }
         }
     }
 
     /// <summary>The next datagram <paramref name="collector"/> receives, within a deadline.</summary>
-    public static async Task<byte[]> Receive(Socket collector)
+    public static async Task<byte[]> Receive(Socket collector) => (await ReceiveFrom(collector)).Data;
+
+    /// <summary>The next datagram <paramref name="collector"/> receives, and where it came from, within a deadline.</summary>
+    public static async Task<(byte[] Data, IPEndPoint From)> ReceiveFrom(Socket collector)
     {
         var buffer = new byte[65536];
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        SocketReceiveFromResult r = await collector.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
-        return buffer[..r.ReceivedBytes];
+        SocketReceiveFromResult r = await collector.ReceiveFromAsync(buffer, SocketFlags.None, new IPEndPoint(collector.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0), cts.Token);
+        return (buffer[..r.ReceivedBytes], (IPEndPoint)r.RemoteEndPoint);
     }
 }

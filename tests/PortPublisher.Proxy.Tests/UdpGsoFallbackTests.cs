@@ -43,4 +43,38 @@ public sealed class UdpGsoFallbackTests
         Assert.Equal(1, refused); // the first burst asked; the second did not
         Assert.Equal(0, binding.Counters.Snapshot().Errors.GetValueOrDefault(ProxyErrorKind.SendFailed));
     }
+
+    [Fact]
+    public async Task ABurstOfRepliesWhoseSegmentsExceedThePathMtu_IsSentDatagramByDatagram_AndTheClientsPathStopsTryingGso()
+    {
+        using LoopbackNamespace lab = LoopbackNamespace.Create('r');
+        LoopbackNamespace.Run($"ip -n {lab.Name} link set lo mtu 1280");
+        using var sockets = new NamespaceSocketFactory(lab.Namespace);
+        Socket Bound()
+        {
+            Socket s = sockets.Create(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            return s;
+        }
+
+        using var loop = new Internal.EventLoop("test loop reply gso mtu");
+        using Socket target = Bound(), client = Bound();
+        await using var proxy = new UserlandProxy(null, null, [loop]);
+        ProxyBinding binding = proxy.Start(Bound(), new ProxyTarget((IPEndPoint)target.LocalEndPoint!, sockets));
+        var listen = (IPEndPoint)binding.Listen;
+        await client.SendToAsync(new byte[] { 0xFF }, listen);
+        (byte[] first, IPEndPoint flow) = await UdpBurst.ReceiveFrom(target);
+        Assert.Equal([0xFF], first);
+        for (int burst = 0; burst < 2; burst++)
+        {
+            await UdpBurst.SendHeldAndExpect(loop, target, flow, client, [.. Enumerable.Range(0, 3).Select(i => Enumerable.Repeat((byte)(10 * burst + i), 1400).ToArray())], from: listen);
+        }
+
+        (long segmented, long refused) = (-1, -1);
+        await loop.InvokeAsync(() => (segmented, refused) = (loop.Datagrams.GsoDatagrams, loop.Datagrams.GsoRefused)).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal(0, segmented);
+        Assert.Equal(1, refused); // the first burst asked; the second did not
+        Assert.Equal(6 * 1400, binding.Counters.Snapshot().BytesToClient);
+        Assert.Equal(0, binding.Counters.Snapshot().Errors.GetValueOrDefault(ProxyErrorKind.SendFailed));
+    }
 }

@@ -95,6 +95,35 @@ public sealed class UdpProxyTests : IDisposable
         Assert.Equal(sizes.Sum() + 1, binding.Counters.Snapshot().BytesToTarget);
     }
 
+    [Theory]
+    [InlineData(new[] { 100, 100, 100, 100, 37 }, 5, false)] // one size, a shorter last: one GSO message
+    [InlineData(new[] { 1200, 1200, 1200 }, 3, true)] // from a wildcard listener: IP_PKTINFO and UDP_SEGMENT in one message
+    [InlineData(new[] { 100, 300, 500 }, 0, true)] // each longer than the one before: datagram by datagram
+    [InlineData(new[] { 100, 200, 100 }, 2, true)] // the first alone, then 200 and a shorter last as one message
+    [InlineData(new[] { 100, 100, 300 }, 2, false)] // a longer datagram ends the run
+    public async Task ABurstOfReplies_ArrivesAsTheSameDatagramsFromTheAddressTheClientSentTo_RunsOfOneSizeInOneGsoMessage(int[] sizes, int gsoDatagrams, bool wildcard)
+    {
+        using var loop = new Internal.EventLoop("test loop reply gso");
+        using var target = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        target.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var proxy = new UserlandProxy(null, null, [loop]);
+        ProxyBinding binding = proxy.Start(Listener(wildcard ? IPAddress.Any : IPAddress.Loopback), new ProxyTarget((IPEndPoint)target.LocalEndPoint!, CurrentNamespaceSocketFactory.Instance));
+        var listen = new IPEndPoint(IPAddress.Loopback, ((IPEndPoint)binding.Listen).Port);
+        using Socket client = Client();
+        await client.SendToAsync(new byte[] { 0xFF }, listen);
+        (byte[] first, IPEndPoint flow) = await UdpBurst.ReceiveFrom(target);
+        Assert.Equal([0xFF], first);
+
+        // The loop is held while the target's burst arrives, so one recvmmsg reads all of it and one message carries it back.
+        await UdpBurst.SendHeldAndExpect(loop, target, flow, client, [.. sizes.Select((size, i) => Enumerable.Range(0, size).Select(b => (byte)(i + 7 + b)).ToArray())], from: listen);
+
+        long segmented = -1;
+        await loop.InvokeAsync(() => segmented = loop.Datagrams.GsoDatagrams).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.Equal(gsoDatagrams, segmented);
+        Assert.Equal(sizes.Sum(), binding.Counters.Snapshot().BytesToClient);
+        Assert.Equal(0, binding.Counters.Snapshot().Errors.GetValueOrDefault(ProxyErrorKind.SendFailed));
+    }
+
     [Fact]
     public async Task EachClientGetsItsOwnFlowUntilItIdlesOut()
     {

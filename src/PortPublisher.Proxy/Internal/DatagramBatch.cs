@@ -52,7 +52,8 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     private readonly byte* _gsoControl;
     private readonly mmsghdr* _received;
     private readonly mmsghdr* _send;
-    private readonly (int Fd, ProxyCounters? Counters)[] _queued = new (int, ProxyCounters?)[Capacity];
+    private readonly (int Fd, ProxyCounters? Counters, GsoPath? Path, int Run)[] _queued = new (int, ProxyCounters?, GsoPath?, int)[Capacity];
+    private readonly (int First, int Count, bool Gso)[] _messages = new (int, int, bool)[Capacity];
     private int _used;
     private int _disposed;
 
@@ -195,7 +196,7 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
         if (!noGso && slots.Length > 1 && GsoSize(slots) is int size and > 0)
         {
             int r = SendSegmented(fd, slots, size);
-            if (r >= 0 || (r != -EINVAL && r != -EIO && r != -EMSGSIZE && r != -ENOPROTOOPT && r != -EOPNOTSUPP))
+            if (r >= 0 || !IsGsoRefusal(-r))
             {
                 return r;
             }
@@ -276,10 +277,10 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     /// <summary>
     /// Receives (recvmmsg, without waiting) what <paramref name="fd"/> has, up to the free slots, and keeps it there as
     /// replies for <paramref name="listenerFd"/> to send to <paramref name="name"/> with <paramref name="control"/>
-    /// (both copied into the slot) at the next <see cref="Flush"/>, counted in <paramref name="counters"/>. Returns how
-    /// many, or -errno.
+    /// (both copied into the slot) at the next <see cref="Flush"/>, counted in <paramref name="counters"/>;
+    /// <paramref name="path"/> is the client's path, which may refuse GSO. Returns how many, or -errno.
     /// </summary>
-    public int QueueReplies(int fd, int listenerFd, ReadOnlySpan<byte> name, ReadOnlySpan<byte> control, ProxyCounters counters)
+    public int QueueReplies(int fd, int listenerFd, ReadOnlySpan<byte> name, ReadOnlySpan<byte> control, GsoPath path, ProxyCounters counters)
     {
         int first = _used;
         int n = Receive(fd, addresses: false, destinations: false);
@@ -290,14 +291,20 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
             control[..Math.Min(control.Length, ControlSize)].CopyTo(new Span<byte>(_controls + (slot * ControlSize), ControlSize));
             _received[slot].msg_hdr.msg_namelen = (uint)Math.Min(name.Length, NameSize);
             _received[slot].msg_hdr.msg_controllen = (uint)Math.Min(control.Length, ControlSize);
-            _queued[slot] = (listenerFd, counters);
+            _queued[slot] = (listenerFd, counters, path, first); // one receive, one client: a run GSO may join
         }
 
         _used = first + Math.Max(n, 0);
         return n;
     }
 
-    /// <summary>Sends every queued reply: one sendmmsg(2) per listener, without waiting; what does not fit is dropped and counted.</summary>
+    /// <summary>
+    /// Sends every queued reply: one sendmmsg(2) per listener, without waiting; what does not fit is dropped and counted.
+    /// A run of one client's replies read by one receive, of one size but the last (which may be shorter), leaves as
+    /// one message with UDP_SEGMENT beside its source-address control message, as <see cref="SendConnected"/> sends
+    /// upstream; a client whose path refuses that is told once (<see cref="GsoPath"/>), and the run leaves datagram by
+    /// datagram.
+    /// </summary>
     public void Flush()
     {
         int done = 0;
@@ -315,35 +322,60 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
                 }
             }
 
-            for (int k = 0; k < count; k++)
+            int messages = 0;
+            for (int k = 0; k < count;)
             {
-                int slot = slots[k];
-                ref msghdr h = ref _send[k].msg_hdr;
-                h = default;
-                h.msg_name = _names + (slot * NameSize);
-                h.msg_namelen = _received[slot].msg_hdr.msg_namelen;
-                h.msg_iov = Received(slot);
-                h.msg_iovlen = 1;
-                uint controlLen = (uint)(ulong)_received[slot].msg_hdr.msg_controllen;
-                h.msg_control = controlLen == 0 ? null : _controls + (slot * ControlSize);
-                h.msg_controllen = controlLen;
+                int run = GsoRun(slots[k..count]);
+                Reply(messages, slots[k], run);
+                _messages[messages++] = (k, run, run > 1);
+                k += run;
             }
 
-            int sent = Send(fd, count);
-            for (int k = 0; k < count; k++)
+            int m = 0;
+            while (m < messages)
             {
-                int slot = slots[k];
-                ProxyCounters counters = _queued[slot].Counters!;
-                if (k < sent)
+                int sent = SendFrom(fd, m, messages - m);
+                if (sent > 0)
                 {
-                    counters.AddToClient(_received[slot].msg_len);
-                }
-                else
-                {
-                    counters.Error(ProxyErrorKind.SendFailed); // a full send buffer or an error: dropped, as UDP may
+                    for (int i = m; i < m + sent; i++)
+                    {
+                        Account(slots, _messages[i], sent: true);
+                    }
+
+                    m += sent; // stopped short: the next call says why
+                    continue;
                 }
 
-                _queued[slot] = default;
+                (int first, int run, bool gso) = _messages[m];
+                if (!gso || !IsGsoRefusal(-sent))
+                {
+                    break; // a full send buffer or an error: the rest is dropped, as UDP may
+                }
+
+                GsoPath path = _queued[slots[first]].Path!;
+                if (!path.Refused)
+                {
+                    path.Refused = true; // a later run of this client in this flush was built before it knew
+                    GsoRefused++;
+                }
+
+                for (int k = first; k < first + run; k++)
+                {
+                    Reply(m, slots[k], 1);
+                    Account(slots, (k, 1, false), sent: SendFrom(fd, m, 1) == 1);
+                }
+
+                m++;
+            }
+
+            for (; m < messages; m++)
+            {
+                Account(slots, _messages[m], sent: false);
+            }
+
+            for (int k = 0; k < count; k++)
+            {
+                _queued[slots[k]] = default;
             }
 
             while (done < _used && _queued[done].Counters is null)
@@ -394,6 +426,97 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
         return control;
     }
 
+    private static bool IsGsoRefusal(int errno) => errno is EINVAL or EIO or EMSGSIZE or ENOPROTOOPT or EOPNOTSUPP;
+
+    /// <summary>
+    /// How many of <paramref name="slots"/> (from the first) can leave as one GSO message: consecutive slots of one
+    /// receive for a client whose path has not refused GSO, every one the first's size but the last (shorter or
+    /// equal), within the segment and byte limits, and with room beside the slot's control message for UDP_SEGMENT.
+    /// </summary>
+    private int GsoRun(ReadOnlySpan<int> slots)
+    {
+        int head = slots[0];
+        (_, _, GsoPath? path, int receive) = _queued[head];
+        if (path is null || path.Refused || (long)(ulong)_received[head].msg_hdr.msg_controllen + GsoControlSize > ControlSize)
+        {
+            return 1;
+        }
+
+        int size = Length(head);
+        long total = size;
+        int run = 1;
+        while (run < slots.Length && run < MaxSegments && slots[run] == head + run && _queued[slots[run]].Run == receive && Length(head + run - 1) == size)
+        {
+            int len = Length(slots[run]);
+            if (len == 0 || len > size || total + len > MaxGsoBytes)
+            {
+                break;
+            }
+
+            total += len;
+            run++;
+        }
+
+        return size == 0 ? 1 : run;
+    }
+
+    /// <summary>
+    /// Message <paramref name="message"/> of the send array: the <paramref name="run"/> replies from slot
+    /// <paramref name="slot"/> on (their iovecs are consecutive), to the first's client with its control message and,
+    /// for a run, UDP_SEGMENT of the first's size after it in the slot's control space.
+    /// </summary>
+    private void Reply(int message, int slot, int run)
+    {
+        ref msghdr h = ref _send[message].msg_hdr;
+        h = default;
+        h.msg_name = _names + (slot * NameSize);
+        h.msg_namelen = _received[slot].msg_hdr.msg_namelen;
+        for (int k = 0; k < run; k++)
+        {
+            Received(slot + k);
+        }
+
+        h.msg_iov = &_sendIov[slot];
+        h.msg_iovlen = run;
+        uint controlLen = (uint)(ulong)_received[slot].msg_hdr.msg_controllen;
+        byte* control = _controls + (slot * ControlSize);
+        if (run > 1)
+        {
+            var g = (cmsghdr*)(control + controlLen); // controlLen is a CMSG_SPACE, so 8-aligned
+            g->cmsg_len = (uint)(sizeof(cmsghdr) + sizeof(ushort));
+            g->cmsg_level = SOL_UDP;
+            g->cmsg_type = UDP_SEGMENT;
+            *(ushort*)((byte*)g + sizeof(cmsghdr)) = (ushort)Length(slot);
+            controlLen += (uint)GsoControlSize;
+        }
+
+        h.msg_control = controlLen == 0 ? null : control;
+        h.msg_controllen = controlLen;
+    }
+
+    /// <summary>Counts message <paramref name="m"/>'s replies as delivered to the client or dropped.</summary>
+    private void Account(ReadOnlySpan<int> slots, (int First, int Count, bool Gso) m, bool sent)
+    {
+        for (int k = m.First; k < m.First + m.Count; k++)
+        {
+            int slot = slots[k];
+            ProxyCounters counters = _queued[slot].Counters!;
+            if (sent)
+            {
+                counters.AddToClient(_received[slot].msg_len);
+            }
+            else
+            {
+                counters.Error(ProxyErrorKind.SendFailed);
+            }
+        }
+
+        if (sent && m.Gso)
+        {
+            GsoDatagrams += m.Count;
+        }
+    }
+
     /// <summary>
     /// The received slot's data as an iovec of the datagram's length (the receive iovecs keep the slot's full size,
     /// which the next recvmmsg needs).
@@ -405,11 +528,14 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
         return &_sendIov[slot];
     }
 
-    private int Send(int fd, int count)
+    private int Send(int fd, int count) => SendFrom(fd, 0, count);
+
+    /// <summary>sendmmsg(2) of messages <paramref name="first"/> on of the send array: how many left, or -errno for none.</summary>
+    private int SendFrom(int fd, int first, int count)
     {
         while (true)
         {
-            int n = sendmmsg(fd, _send, (uint)count, MSG_DONTWAIT | MSG_NOSIGNAL);
+            int n = sendmmsg(fd, _send + first, (uint)count, MSG_DONTWAIT | MSG_NOSIGNAL);
             if (n >= 0)
             {
                 return n;

@@ -71,6 +71,9 @@ internal sealed class UdpFlow : IEventHandler
     /// <summary>This flow's path refused a GSO send once (see <see cref="Internal.DatagramBatch.SendConnected"/>): it sends datagram by datagram.</summary>
     public bool NoGso;
 
+    /// <summary>Whether the path back to the client took GSO sends of this flow's replies (see <see cref="Internal.DatagramBatch.Flush"/>).</summary>
+    public GsoPath Replies { get; } = new();
+
     public void Attach(Socket upstream, int fd, long token)
     {
         Upstream = upstream;

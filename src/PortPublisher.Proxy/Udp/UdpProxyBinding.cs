@@ -150,7 +150,8 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
 
     /// <summary>
     /// Replies on a flow's upstream socket: one recvmmsg into the loop's batch, where they wait until the pass is over
-    /// and leave with every other flow's in one sendmmsg (from the address the client sent to).
+    /// and leave with every other flow's in one sendmmsg (from the address the client sent to; a run of one size as
+    /// one GSO message).
     /// </summary>
     public void Reply(UdpFlow flow)
     {
@@ -167,7 +168,7 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
 
         // -ECONNREFUSED: the target answered an earlier datagram with ICMP port unreachable; the flow stays. The
         // error was consumed, and what else is queued raises the (level-triggered) event again.
-        if (batch.QueueReplies(flow.Fd, _fd, flow.ClientAddress, flow.SourceControl, Counters) > 0)
+        if (batch.QueueReplies(flow.Fd, _fd, flow.ClientAddress, flow.SourceControl, flow.Replies, Counters) > 0)
         {
             flow.LastActivity = Time.GetTimestamp();
         }
