@@ -91,6 +91,10 @@ internal static class LoadTools
             {
                 completed = double.Parse(line["Queries completed:".Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
             }
+            else if (line.StartsWith("Queries lost:", StringComparison.Ordinal) && !line["Queries lost:".Length..].TrimStart().StartsWith("0 ", StringComparison.Ordinal))
+            {
+                Console.Error.WriteLine($"dnsperf via {host}:{port}: {line}"); // each lost query holds one of the 64 in flight for the 1 s timeout
+            }
         }
 
         if (double.IsNaN(rate) || double.IsNaN(completed) || completed == 0)
