@@ -10,12 +10,14 @@ namespace PortPublisher.Proxy.Tests;
 [Collection(SpawnsProcesses.Name)]
 public sealed class UdpGsoFallbackTests
 {
-    [Fact]
-    public async Task ABurstWhoseSegmentsExceedThePathMtu_IsSentDatagramByDatagram_AndTheFlowStopsTryingGso()
+    [Theory]
+    [InlineData(false)] // the client's datagrams, to the target: the flow remembers
+    [InlineData(true)] // the target's replies, to the client: the client's path remembers
+    public async Task ABurstWhoseSegmentsExceedThePathMtu_IsSentDatagramByDatagram_AndThePathStopsTryingGso(bool replies)
     {
         // lo at MTU 1280 in a namespace of the test's own: a 1,400-byte segment cannot be GSO'ed (EMSGSIZE), but the
         // datagrams themselves can go, fragmented, as they always could.
-        using LoopbackNamespace lab = LoopbackNamespace.Create('g');
+        using LoopbackNamespace lab = LoopbackNamespace.Create(replies ? 'r' : 'g');
         LoopbackNamespace.Run($"ip -n {lab.Name} link set lo mtu 1280");
         using var sockets = new NamespaceSocketFactory(lab.Namespace);
         Socket Bound()
@@ -26,38 +28,6 @@ public sealed class UdpGsoFallbackTests
         }
 
         using var loop = new Internal.EventLoop("test loop gso mtu");
-        using Socket collector = Bound(), client = Bound();
-        await using var proxy = new UserlandProxy(null, null, [loop]);
-        ProxyBinding binding = proxy.Start(Bound(), new ProxyTarget((IPEndPoint)collector.LocalEndPoint!, sockets));
-        var listen = (IPEndPoint)binding.Listen;
-        await client.SendToAsync(new byte[] { 0xFF }, listen);
-        Assert.Equal([0xFF], await UdpBurst.Receive(collector));
-        for (int burst = 0; burst < 2; burst++)
-        {
-            await UdpBurst.SendHeldAndExpect(loop, client, listen, collector, [.. Enumerable.Range(0, 3).Select(i => Enumerable.Repeat((byte)(10 * burst + i), 1400).ToArray())]);
-        }
-
-        (long segmented, long refused) = (-1, -1);
-        await loop.InvokeAsync(() => (segmented, refused) = (loop.Datagrams.GsoDatagrams, loop.Datagrams.GsoRefused)).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
-        Assert.Equal(0, segmented);
-        Assert.Equal(1, refused); // the first burst asked; the second did not
-        Assert.Equal(0, binding.Counters.Snapshot().Errors.GetValueOrDefault(ProxyErrorKind.SendFailed));
-    }
-
-    [Fact]
-    public async Task ABurstOfRepliesWhoseSegmentsExceedThePathMtu_IsSentDatagramByDatagram_AndTheClientsPathStopsTryingGso()
-    {
-        using LoopbackNamespace lab = LoopbackNamespace.Create('r');
-        LoopbackNamespace.Run($"ip -n {lab.Name} link set lo mtu 1280");
-        using var sockets = new NamespaceSocketFactory(lab.Namespace);
-        Socket Bound()
-        {
-            Socket s = sockets.Create(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            return s;
-        }
-
-        using var loop = new Internal.EventLoop("test loop reply gso mtu");
         using Socket target = Bound(), client = Bound();
         await using var proxy = new UserlandProxy(null, null, [loop]);
         ProxyBinding binding = proxy.Start(Bound(), new ProxyTarget((IPEndPoint)target.LocalEndPoint!, sockets));
@@ -67,14 +37,18 @@ public sealed class UdpGsoFallbackTests
         Assert.Equal([0xFF], first);
         for (int burst = 0; burst < 2; burst++)
         {
-            await UdpBurst.SendHeldAndExpect(loop, target, flow, client, [.. Enumerable.Range(0, 3).Select(i => Enumerable.Repeat((byte)(10 * burst + i), 1400).ToArray())], from: listen);
+            byte[][] datagrams = [.. Enumerable.Range(0, 3).Select(i => Enumerable.Repeat((byte)(10 * burst + i), 1400).ToArray())];
+            await (replies
+                ? UdpBurst.SendHeldAndExpect(loop, target, flow, client, datagrams, from: listen)
+                : UdpBurst.SendHeldAndExpect(loop, client, listen, target, datagrams));
         }
 
         (long segmented, long refused) = (-1, -1);
         await loop.InvokeAsync(() => (segmented, refused) = (loop.Datagrams.GsoDatagrams, loop.Datagrams.GsoRefused)).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         Assert.Equal(0, segmented);
         Assert.Equal(1, refused); // the first burst asked; the second did not
-        Assert.Equal(6 * 1400, binding.Counters.Snapshot().BytesToClient);
-        Assert.Equal(0, binding.Counters.Snapshot().Errors.GetValueOrDefault(ProxyErrorKind.SendFailed));
+        ProxyCountersSnapshot counters = binding.Counters.Snapshot();
+        Assert.Equal(replies ? (1, 6 * 1400) : (1 + (6 * 1400), 0), (counters.BytesToTarget, counters.BytesToClient));
+        Assert.Equal(0, counters.Errors.GetValueOrDefault(ProxyErrorKind.SendFailed));
     }
 }
