@@ -13,7 +13,7 @@ public sealed class UdpGsoFallbackTests
     [Theory]
     [InlineData(false)] // the client's datagrams, to the target: the flow remembers
     [InlineData(true)] // the target's replies, to the client: the client's path remembers
-    public async Task ABurstWhoseSegmentsExceedThePathMtu_IsSentDatagramByDatagram_AndThePathStopsTryingGso(bool replies)
+    public async Task ABurstWhoseSegmentsExceedThePathMtu_IsSentDatagramByDatagram_AndThePathStopsTryingThatSize(bool replies)
     {
         // lo at MTU 1280 in a namespace of the test's own: a 1,400-byte segment cannot be GSO'ed (EMSGSIZE), but the
         // datagrams themselves can go, fragmented, as they always could.
@@ -43,12 +43,19 @@ public sealed class UdpGsoFallbackTests
                 : UdpBurst.SendHeldAndExpect(loop, client, listen, target, datagrams));
         }
 
+        // A refused size is not a refused path: smaller segments, which fit the MTU, still go as one send.
+        byte[][] small = [.. Enumerable.Range(0, 3).Select(i => Enumerable.Repeat((byte)(100 + i), 1000).ToArray())];
+        await (replies
+            ? UdpBurst.SendHeldAndExpect(loop, target, flow, client, small, from: listen)
+            : UdpBurst.SendHeldAndExpect(loop, client, listen, target, small));
+
         (long segmented, long refused) = (-1, -1);
         await loop.InvokeAsync(() => (segmented, refused) = (loop.Datagrams.GsoDatagrams, loop.Datagrams.GsoRefused)).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
-        Assert.Equal(0, segmented);
+        Assert.Equal(3, segmented); // the 1,000-byte burst only
         Assert.Equal(1, refused); // the first burst asked; the second did not
         ProxyCountersSnapshot counters = binding.Counters.Snapshot();
-        Assert.Equal(replies ? (1, 6 * 1400) : (1 + (6 * 1400), 0), (counters.BytesToTarget, counters.BytesToClient));
+        int carried = (6 * 1400) + (3 * 1000);
+        Assert.Equal(replies ? (1, carried) : (1 + carried, 0), (counters.BytesToTarget, counters.BytesToClient));
         Assert.Equal(0, counters.Errors.GetValueOrDefault(ProxyErrorKind.SendFailed));
     }
 }

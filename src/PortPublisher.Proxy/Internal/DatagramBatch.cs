@@ -23,6 +23,8 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     private const int NameSize = 32; // sockaddr_in6 (28), rounded
     private const int ControlSize = 64; // one cmsghdr (16) with in6_pktinfo (20), rounded; room for another
     private const int EINTR = 4;
+    private const int EAGAIN = 11;
+    private const int ENOBUFS = 105;
     private const int MSG_DONTWAIT = 0x40;
     private const int MSG_NOSIGNAL = 0x4000;
     private const int IPPROTO_IP = 0;
@@ -103,7 +105,7 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
         int first = _used, count = Capacity - _used;
         if (count == 0)
         {
-            return -11; // EAGAIN: no room; the caller flushes first
+            return -EAGAIN; // no room; the caller flushes first
         }
 
         for (int i = first; i < Capacity; i++)
@@ -186,14 +188,14 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     /// <remarks>
     /// Datagrams of one size (the last may be shorter), as a bulk sender sends them, leave in one sendmsg with
     /// UDP_SEGMENT (GSO): one skb through the stack instead of one per datagram, cut back into the same datagrams
-    /// before anyone sees them. <paramref name="noGso"/> is the flow's own "this path cannot": a kernel without
-    /// UDP_SEGMENT (EINVAL), a route without checksum offload (EIO) or a segment above its MTU (EMSGSIZE; the batch
-    /// is at most <see cref="MaxGsoBytes"/>, so it means nothing else here) is told once, and the flow sends datagram
-    /// by datagram from then on, fragmenting as it always could.
+    /// before anyone sees them. <paramref name="path"/> is the flow's memory of what its path refused: a kernel
+    /// without UDP_SEGMENT (EINVAL), a route without checksum offload (EIO) or a segment above its MTU (EMSGSIZE; the
+    /// batch is at most <see cref="MaxGsoBytes"/>, so it means nothing else here) is told once, and those datagrams
+    /// go one by one from then on, fragmenting as they always could.
     /// </remarks>
-    public int SendConnected(int fd, ReadOnlySpan<int> slots, ref bool noGso)
+    public int SendConnected(int fd, ReadOnlySpan<int> slots, GsoPath path)
     {
-        if (!noGso && slots.Length > 1 && GsoSize(slots) is int size and > 0)
+        if (slots.Length > 1 && GsoSize(slots) is int size and > 0 && path.Allows(size))
         {
             int r = SendSegmented(fd, slots, size);
             if (r >= 0 || !IsGsoRefusal(-r))
@@ -201,7 +203,7 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
                 return r;
             }
 
-            noGso = true;
+            path.Refuse(size, -r);
             GsoRefused++;
         }
 
@@ -299,11 +301,12 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     }
 
     /// <summary>
-    /// Sends every queued reply: one sendmmsg(2) per listener, without waiting; what does not fit is dropped and counted.
-    /// A run of one client's replies read by one receive, of one size but the last (which may be shorter), leaves as
-    /// one message with UDP_SEGMENT beside its source-address control message, as <see cref="SendConnected"/> sends
-    /// upstream; a client whose path refuses that is told once (<see cref="GsoPath"/>), and the run leaves datagram by
-    /// datagram.
+    /// Sends every queued reply: one sendmmsg(2) per listener, without waiting. A full send buffer or device queue
+    /// drops what is left (counted, as UDP may); an error of one client's destination (EPERM from a firewall, a route
+    /// gone) drops that client's message only. A run of one client's replies read by one receive, of one size but the
+    /// last (which may be shorter), leaves as one message with UDP_SEGMENT beside its source-address control message,
+    /// as <see cref="SendConnected"/> sends upstream; a size the client's path refuses is remembered
+    /// (<see cref="GsoPath"/>), and that run leaves datagram by datagram.
     /// </summary>
     public void Flush()
     {
@@ -346,23 +349,34 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
                     continue;
                 }
 
+                int errno = -sent;
+                if (errno is EAGAIN or ENOBUFS)
+                {
+                    break; // the listener's send buffer or the device queue is full: the rest is dropped, as UDP may
+                }
+
                 (int first, int run, bool gso) = _messages[m];
-                if (!gso || !IsGsoRefusal(-sent))
+                if (gso && IsGsoRefusal(errno))
                 {
-                    break; // a full send buffer or an error: the rest is dropped, as UDP may
-                }
+                    GsoPath path = _queued[slots[first]].Path!;
+                    int size = Length(slots[first]);
+                    if (path.Allows(size))
+                    {
+                        path.Refuse(size, errno); // a later run of this client in this flush was built before it knew
+                        GsoRefused++;
+                    }
 
-                GsoPath path = _queued[slots[first]].Path!;
-                if (!path.Refused)
-                {
-                    path.Refused = true; // a later run of this client in this flush was built before it knew
-                    GsoRefused++;
+                    for (int k = first; k < first + run; k++)
+                    {
+                        Reply(m, slots[k], 1);
+                        Account(slots, (k, 1, false), sent: SendFrom(fd, m, 1) == 1);
+                    }
                 }
-
-                for (int k = first; k < first + run; k++)
+                else
                 {
-                    Reply(m, slots[k], 1);
-                    Account(slots, (k, 1, false), sent: SendFrom(fd, m, 1) == 1);
+                    // This client's own failure (a route gone, a firewall's EPERM, the address it sent to removed):
+                    // its message is dropped, the other clients' replies still go.
+                    Account(slots, _messages[m], sent: false);
                 }
 
                 m++;
@@ -437,12 +451,12 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     {
         int head = slots[0];
         (_, _, GsoPath? path, int receive) = _queued[head];
-        if (path is null || path.Refused || (long)(ulong)_received[head].msg_hdr.msg_controllen + GsoControlSize > ControlSize)
+        int size = Length(head);
+        if (path is null || !path.Allows(size) || (long)(ulong)_received[head].msg_hdr.msg_controllen + GsoControlSize > ControlSize)
         {
             return 1;
         }
 
-        int size = Length(head);
         long total = size;
         int run = 1;
         while (run < slots.Length && run < MaxSegments && slots[run] == head + run && _queued[slots[run]].Run == receive && Length(head + run - 1) == size)

@@ -68,10 +68,10 @@ internal sealed class UdpFlow : IEventHandler
 
     public long LastActivity { get; set; }
 
-    /// <summary>This flow's path refused a GSO send once (see <see cref="Internal.DatagramBatch.SendConnected"/>): it sends datagram by datagram.</summary>
-    public bool NoGso;
+    /// <summary>The GSO sends the path to the target refused (see <see cref="Internal.DatagramBatch.SendConnected"/>).</summary>
+    public GsoPath ToTarget { get; } = new();
 
-    /// <summary>Whether the path back to the client took GSO sends of this flow's replies (see <see cref="Internal.DatagramBatch.Flush"/>).</summary>
+    /// <summary>The GSO sends the path back to the client refused (see <see cref="Internal.DatagramBatch.Flush"/>).</summary>
     public GsoPath Replies { get; } = new();
 
     public void Attach(Socket upstream, int fd, long token)

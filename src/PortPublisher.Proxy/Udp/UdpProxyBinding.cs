@@ -129,7 +129,7 @@ internal sealed class UdpProxyBinding : ProxyBinding, IEventHandler
                 continue;
             }
 
-            int done = batch.SendConnected(flow.Fd, slots[..count], ref flow.NoGso);
+            int done = batch.SendConnected(flow.Fd, slots[..count], flow.ToTarget);
             for (int k = 0; k < Math.Max(done, 0); k++)
             {
                 bytes += batch.Length(slots[k]);
