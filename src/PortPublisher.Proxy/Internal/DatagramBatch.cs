@@ -55,7 +55,7 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     private readonly mmsghdr* _received;
     private readonly mmsghdr* _send;
     private readonly (int Fd, ProxyCounters? Counters, GsoPath? Path, int Run)[] _queued = new (int, ProxyCounters?, GsoPath?, int)[Capacity];
-    private readonly (int First, int Count, bool Gso)[] _messages = new (int, int, bool)[Capacity];
+    private readonly (int First, int Count)[] _messages = new (int, int)[Capacity]; // a message of more than one reply is a GSO run
     private int _used;
     private int _disposed;
 
@@ -218,26 +218,31 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     }
 
     /// <summary>The segment size if <paramref name="slots"/> can leave as one GSO send (every datagram that size but the last, which may be shorter), else 0.</summary>
-    private int GsoSize(ReadOnlySpan<int> slots)
+    private int GsoSize(ReadOnlySpan<int> slots) => OneSizeRun(slots) == slots.Length ? Length(slots[0]) : 0;
+
+    /// <summary>
+    /// How many of <paramref name="slots"/>, from the first, UDP GSO can cut back into the same datagrams: each the
+    /// first's size but the last (shorter or equal; a shorter one ends the run), none empty, at most
+    /// <see cref="MaxSegments"/> of them and <see cref="MaxGsoBytes"/> in all. At least 1.
+    /// </summary>
+    private int OneSizeRun(ReadOnlySpan<int> slots)
     {
-        if (slots.Length > MaxSegments)
-        {
-            return 0;
-        }
-
         int size = Length(slots[0]);
-        long total = 0;
-        for (int k = 0; k < slots.Length; k++)
+        long total = size;
+        int run = 1;
+        while (size > 0 && run < slots.Length && run < MaxSegments && Length(slots[run - 1]) == size)
         {
-            int len = Length(slots[k]);
-            total += len;
-            if (len == 0 || (k < slots.Length - 1 ? len != size : len > size))
+            int len = Length(slots[run]);
+            if (len == 0 || len > size || total + len > MaxGsoBytes)
             {
-                return 0;
+                break;
             }
+
+            total += len;
+            run++;
         }
 
-        return total <= MaxGsoBytes ? size : 0;
+        return run;
     }
 
     /// <summary>One sendmsg of every datagram of <paramref name="slots"/> with UDP_SEGMENT; all of them or -errno.</summary>
@@ -330,7 +335,7 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
             {
                 int run = GsoRun(slots[k..count]);
                 Reply(messages, slots[k], run);
-                _messages[messages++] = (k, run, run > 1);
+                _messages[messages++] = (k, run);
                 k += run;
             }
 
@@ -355,8 +360,8 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
                     break; // the listener's send buffer or the device queue is full: the rest is dropped, as UDP may
                 }
 
-                (int first, int run, bool gso) = _messages[m];
-                if (gso && IsGsoRefusal(errno))
+                (int first, int run) = _messages[m];
+                if (run > 1 && IsGsoRefusal(errno))
                 {
                     GsoPath path = _queued[slots[first]].Path!;
                     int size = Length(slots[first]);
@@ -369,7 +374,7 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
                     for (int k = first; k < first + run; k++)
                     {
                         Reply(m, slots[k], 1);
-                        Account(slots, (k, 1, false), sent: SendFrom(fd, m, 1) == 1);
+                        Account(slots, (k, 1), sent: SendFrom(fd, m, 1) == 1);
                     }
                 }
                 else
@@ -451,27 +456,18 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     {
         int head = slots[0];
         (_, _, GsoPath? path, int receive) = _queued[head];
-        int size = Length(head);
-        if (path is null || !path.Allows(size) || (long)(ulong)_received[head].msg_hdr.msg_controllen + GsoControlSize > ControlSize)
+        if (path is null || !path.Allows(Length(head)) || (long)(ulong)_received[head].msg_hdr.msg_controllen + GsoControlSize > ControlSize)
         {
             return 1;
         }
 
-        long total = size;
-        int run = 1;
-        while (run < slots.Length && run < MaxSegments && slots[run] == head + run && _queued[slots[run]].Run == receive && Length(head + run - 1) == size)
+        int same = 1;
+        while (same < slots.Length && slots[same] == head + same && _queued[slots[same]].Run == receive)
         {
-            int len = Length(slots[run]);
-            if (len == 0 || len > size || total + len > MaxGsoBytes)
-            {
-                break;
-            }
-
-            total += len;
-            run++;
+            same++;
         }
 
-        return size == 0 ? 1 : run;
+        return OneSizeRun(slots[..same]);
     }
 
     /// <summary>
@@ -509,7 +505,7 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
     }
 
     /// <summary>Counts message <paramref name="m"/>'s replies as delivered to the client or dropped.</summary>
-    private void Account(ReadOnlySpan<int> slots, (int First, int Count, bool Gso) m, bool sent)
+    private void Account(ReadOnlySpan<int> slots, (int First, int Count) m, bool sent)
     {
         for (int k = m.First; k < m.First + m.Count; k++)
         {
@@ -525,7 +521,7 @@ internal sealed unsafe partial class DatagramBatch : IDisposable
             }
         }
 
-        if (sent && m.Gso)
+        if (sent && m.Count > 1)
         {
             GsoDatagrams += m.Count;
         }
