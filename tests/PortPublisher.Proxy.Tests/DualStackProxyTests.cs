@@ -59,21 +59,14 @@ public sealed class DualStackProxyTests : IDisposable
         // IPV6_PKTINFO (40 bytes of control) and UDP_SEGMENT (24) fill a slot's control space exactly; an IPv4 client of
         // the dual-stack listener gets IPV6_PKTINFO with its mapped address.
         using var sockets = new NamespaceSocketFactory(Namespace());
-        Socket Target(IPAddress at)
-        {
-            Socket s = sockets.Create(at.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-            s.Bind(new IPEndPoint(at, 0));
-            return s;
-        }
-
         using var loop = new EventLoop("test loop dual-stack reply gso");
-        using Socket four = Target(IPAddress.Loopback), six = Target(IPAddress.IPv6Loopback);
+        using Socket four = UdpBurst.Bound(sockets, IPAddress.Loopback), six = UdpBurst.Bound(sockets, IPAddress.IPv6Loopback);
         await using var proxy = new UserlandProxy(null, null, [loop]);
         ProxyBinding binding = proxy.Start(DualStack(sockets, SocketType.Dgram), new ProxyTarget((IPEndPoint)six.LocalEndPoint!, sockets) { IPv4ClientsEndpoint = (IPEndPoint)four.LocalEndPoint! });
         int port = ((IPEndPoint)binding.Listen).Port;
         foreach ((IPAddress to, Socket target) in new[] { (IPAddress.Loopback, four), (IPAddress.IPv6Loopback, six) })
         {
-            using Socket client = Target(to);
+            using Socket client = UdpBurst.Bound(sockets, to);
             var listen = new IPEndPoint(to, port);
             await client.SendToAsync(new byte[] { 0xFF }, listen);
             (byte[] first, IPEndPoint flow) = await UdpBurst.ReceiveFrom(target);

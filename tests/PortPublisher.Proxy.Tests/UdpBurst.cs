@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using PortPublisher.Netlink;
 using PortPublisher.Proxy.Internal;
 using Xunit;
 
@@ -38,6 +39,14 @@ internal static class UdpBurst
                 Assert.Equal(from, source);
             }
         }
+    }
+
+    /// <summary>A UDP socket made by <paramref name="sockets"/> (in its namespace), bound to <paramref name="at"/> on a free port.</summary>
+    public static Socket Bound(NamespaceSocketFactory sockets, IPAddress at)
+    {
+        Socket s = sockets.Create(at.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        s.Bind(new IPEndPoint(at, 0));
+        return s;
     }
 
     /// <summary>The next datagram <paramref name="collector"/> receives, within a deadline.</summary>

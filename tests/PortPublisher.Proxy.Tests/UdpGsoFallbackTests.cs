@@ -20,17 +20,10 @@ public sealed class UdpGsoFallbackTests
         using LoopbackNamespace lab = LoopbackNamespace.Create(replies ? 'r' : 'g');
         LoopbackNamespace.Run($"ip -n {lab.Name} link set lo mtu 1280");
         using var sockets = new NamespaceSocketFactory(lab.Namespace);
-        Socket Bound()
-        {
-            Socket s = sockets.Create(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            return s;
-        }
-
         using var loop = new Internal.EventLoop("test loop gso mtu");
-        using Socket target = Bound(), client = Bound();
+        using Socket target = UdpBurst.Bound(sockets, IPAddress.Loopback), client = UdpBurst.Bound(sockets, IPAddress.Loopback);
         await using var proxy = new UserlandProxy(null, null, [loop]);
-        ProxyBinding binding = proxy.Start(Bound(), new ProxyTarget((IPEndPoint)target.LocalEndPoint!, sockets));
+        ProxyBinding binding = proxy.Start(UdpBurst.Bound(sockets, IPAddress.Loopback), new ProxyTarget((IPEndPoint)target.LocalEndPoint!, sockets));
         var listen = (IPEndPoint)binding.Listen;
         await client.SendToAsync(new byte[] { 0xFF }, listen);
         (byte[] first, IPEndPoint flow) = await UdpBurst.ReceiveFrom(target);

@@ -19,17 +19,10 @@ public sealed class UdpReplyIsolationTests
     {
         using LoopbackNamespace lab = LoopbackNamespace.Create('i');
         using var sockets = new NamespaceSocketFactory(lab.Namespace);
-        Socket Bound(IPAddress at)
-        {
-            Socket s = sockets.Create(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            s.Bind(new IPEndPoint(at, 0));
-            return s;
-        }
-
         using var loop = new EventLoop("test loop reply isolation");
-        using Socket target = Bound(IPAddress.Loopback), refused = Bound(IPAddress.Parse("127.0.0.3")), client = Bound(IPAddress.Loopback);
+        using Socket target = UdpBurst.Bound(sockets, IPAddress.Loopback), refused = UdpBurst.Bound(sockets, IPAddress.Parse("127.0.0.3")), client = UdpBurst.Bound(sockets, IPAddress.Loopback);
         await using var proxy = new UserlandProxy(null, null, [loop]);
-        ProxyBinding binding = proxy.Start(Bound(IPAddress.Any), new ProxyTarget((IPEndPoint)target.LocalEndPoint!, sockets));
+        ProxyBinding binding = proxy.Start(UdpBurst.Bound(sockets, IPAddress.Any), new ProxyTarget((IPEndPoint)target.LocalEndPoint!, sockets));
         var listen = new IPEndPoint(IPAddress.Loopback, ((IPEndPoint)binding.Listen).Port);
         var flows = new List<IPEndPoint>();
         foreach (Socket c in new[] { refused, client })
